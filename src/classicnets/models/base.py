@@ -1,0 +1,97 @@
+"""The interface every classicnets model follows (after timm).
+
+* ``forward(x)`` returns a logits tensor of shape ``(N, num_classes)`` in train
+  and eval mode alike (auxiliary heads have their own ``forward_aux``).
+* ``forward_features(x)`` returns the last feature map (before pooling), or the
+  last hidden activations for the fully connected models.
+* ``forward_head(x, pre_logits=False)`` maps features to logits; with
+  ``pre_logits=True`` it stops right before the final classifier layer.
+* ``get_classifier()`` / ``reset_classifier(num_classes)`` give and replace the
+  final classifier layer.
+* ``num_classes``, ``in_chans``, ``default_input_size`` and ``min_input_size``
+  (both ``(C, H, W)``) are plain attributes.  An input with the wrong number of
+  dimensions or channels, or smaller than ``min_input_size``, raises a clear
+  ``ValueError`` before any layer runs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import InvalidInputError
+
+
+class ClassifierNet(nn.Module):
+    """Base class: input checking and the uniform forward split."""
+
+    num_classes: int
+    in_chans: int
+    default_input_size: tuple[int, int, int]
+    min_input_size: tuple[int, int, int]
+
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        in_chans: int,
+        default_input_size: tuple[int, int, int],
+        min_input_size: tuple[int, int, int],
+    ) -> None:
+        super().__init__()
+        if num_classes < 1:
+            raise InvalidInputError(f"num_classes must be >= 1, got {num_classes}")
+        if in_chans < 1:
+            raise InvalidInputError(f"in_chans must be >= 1, got {in_chans}")
+        self.num_classes = int(num_classes)
+        self.in_chans = int(in_chans)
+        self.default_input_size = (int(in_chans), *default_input_size[1:])
+        self.min_input_size = (int(in_chans), *min_input_size[1:])
+
+    # -- input checking -------------------------------------------------
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise ``ValueError`` unless ``x`` is ``(N, C, H, W)`` with H, W >= the minimum."""
+        name = type(self).__name__
+        c, min_h, min_w = self.min_input_size
+        if x.dim() != 4:
+            raise InvalidInputError(
+                f"{name} expects a batch of images shaped (N, {c}, H, W); got a tensor of shape "
+                f"{tuple(x.shape)}. Add a batch dimension with x.unsqueeze(0) for a single image."
+            )
+        if x.shape[1] != c:
+            raise InvalidInputError(
+                f"{name} was built for {c} input channel(s) but the input has {x.shape[1]} "
+                f"(shape {tuple(x.shape)}); build it with in_chans={x.shape[1]}."
+            )
+        if x.shape[2] < min_h or x.shape[3] < min_w:
+            raise InvalidInputError(
+                f"{name} needs inputs of at least {min_h}x{min_w} pixels (min_input_size="
+                f"{self.min_input_size}); got {x.shape[2]}x{x.shape[3]}. Resize or pad the images."
+            )
+
+    # -- the uniform split ----------------------------------------------
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def get_classifier(self) -> nn.Module:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def reset_classifier(self, num_classes: int) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        return self.forward_head(self.forward_features(x))
+
+
+def new_linear_like(old: nn.Linear, num_classes: int) -> nn.Linear:
+    """A fresh ``nn.Linear`` with ``old``'s input size, dtype and device and ``num_classes`` outputs."""
+    if num_classes < 1:
+        raise InvalidInputError(f"num_classes must be >= 1, got {num_classes}")
+    return nn.Linear(
+        old.in_features, num_classes, bias=old.bias is not None,
+        device=old.weight.device, dtype=old.weight.dtype,
+    )

@@ -1,0 +1,201 @@
+"""Published figures the project reproduces, each with the paper and table it comes from.
+
+This is the one place such numbers live; tests and tables compare the models
+against it.  Conventions: *params* count learnable tensors only (BatchNorm
+running statistics are buffers); *MACs* are multiply-accumulates of conv and
+linear layers (the papers' "FLOPs"/"ops" for these networks are multiply-adds);
+FLOPs = 2 x MACs.  Figures given by a paper only to its own rounding carry
+that rounding in ``rel_tol``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# -- sources ---------------------------------------------------------------
+HE2015 = "He, Zhang, Ren, Sun 2015, Deep Residual Learning for Image Recognition (arXiv:1512.03385)"
+SZEGEDY2014 = "Szegedy et al. 2014, Going Deeper with Convolutions (arXiv:1409.4842)"
+SZEGEDY2015 = "Szegedy et al. 2015, Rethinking the Inception Architecture for Computer Vision (arXiv:1512.00567)"
+LIN2013 = "Lin, Chen, Yan 2013, Network In Network (arXiv:1312.4400)"
+IOFFE2015 = "Ioffe, Szegedy 2015, Batch Normalization (arXiv:1502.03167)"
+VEIT2016 = "Veit, Wilber, Belongie 2016, Residual Networks Behave Like Ensembles of Relatively Shallow Networks"
+KRIZHEVSKY2012 = "Krizhevsky, Sutskever, Hinton 2012, ImageNet Classification with Deep CNNs"
+SIMONYAN2014 = "Simonyan, Zisserman 2014, Very Deep Convolutional Networks (arXiv:1409.1556)"
+TORCHVISION = "torchvision.models (the de-facto reference layout; counts of its published models)"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A published number with its source and the tolerance its rounding implies."""
+
+    value: float
+    source: str
+    rel_tol: float = 0.0
+    note: str = ""
+
+
+# -- parameter counts (exact) ---------------------------------------------
+PARAMS: dict[str, Figure] = {
+    # ImageNet ResNets, shortcut option B; layout identical to torchvision's.
+    "resnet18": Figure(11_689_512, f"{HE2015}, Table 1; {TORCHVISION}"),
+    "resnet34": Figure(21_797_672, f"{HE2015}, Table 1; {TORCHVISION}"),
+    "resnet50": Figure(25_557_032, f"{HE2015}, Table 1; {TORCHVISION}"),
+    "resnet101": Figure(44_549_160, f"{HE2015}, Table 1; {TORCHVISION}"),
+    "resnet152": Figure(60_192_808, f"{HE2015}, Table 1; {TORCHVISION}"),
+    # CIFAR ResNets, option A (the plain twins have exactly the same count).
+    "resnet20": Figure(269_722, f"{HE2015}, Table 6 (0.27M)"),
+    "resnet32": Figure(464_154, f"{HE2015}, Table 6 (0.46M)"),
+    "resnet44": Figure(658_586, f"{HE2015}, Table 6 (0.66M)"),
+    "resnet56": Figure(853_018, f"{HE2015}, Table 6 (0.85M)"),
+    "resnet110": Figure(1_727_962, f"{HE2015}, Table 6 (1.7M)"),
+    "resnet1202": Figure(19_421_274, f"{HE2015}, Table 6 (19.4M)"),
+    "plain20": Figure(269_722, f"{HE2015}, Sec. 4.2 (same layers as resnet20, no shortcuts)"),
+    "plain32": Figure(464_154, f"{HE2015}, Sec. 4.2"),
+    "plain44": Figure(658_586, f"{HE2015}, Sec. 4.2"),
+    "plain56": Figure(853_018, f"{HE2015}, Sec. 4.2"),
+    "plain110": Figure(1_727_962, f"{HE2015}, Sec. 4.2"),
+    # Comparison networks.
+    "alexnet": Figure(61_100_840, f"{KRIZHEVSKY2012}; single-tower layout of {TORCHVISION}"),
+    "vgg11": Figure(132_863_336, f"{SIMONYAN2014}, Table 2 (133M); {TORCHVISION}"),
+    "vgg11_bn": Figure(132_868_840, f"{SIMONYAN2014} + BatchNorm; {TORCHVISION}"),
+    "vgg13": Figure(133_047_848, f"{SIMONYAN2014}, Table 2 (133M); {TORCHVISION}"),
+    "vgg13_bn": Figure(133_053_736, f"{SIMONYAN2014} + BatchNorm; {TORCHVISION}"),
+    "vgg16": Figure(138_357_544, f"{SIMONYAN2014}, Table 2 (138M)"),
+    "vgg16_bn": Figure(138_365_992, f"{SIMONYAN2014} + BatchNorm; {TORCHVISION}"),
+    "vgg19": Figure(143_667_240, f"{SIMONYAN2014}, Table 2 (144M)"),
+    "vgg19_bn": Figure(143_678_248, f"{SIMONYAN2014} + BatchNorm; {TORCHVISION}"),
+    # Network in Network, Inception.
+    "nin_cifar10": Figure(966_986, f"{LIN2013}, CIFAR-10 model"),
+    "googlenet": Figure(6_998_552, f"{SZEGEDY2014}, Table 1 (true 5x5, biases, no BN, no aux heads)"),
+    "googlenet_torchvision": Figure(6_624_904, f"{TORCHVISION} googlenet without aux heads"),
+    "googlenet_torchvision_aux": Figure(13_004_888, f"{TORCHVISION} googlenet with aux heads"),
+    "inception_v3": Figure(23_834_568, f"{SZEGEDY2015}; {TORCHVISION} layout, no aux head"),
+    "inception_v3_aux": Figure(27_161_264, f"{SZEGEDY2015}; {TORCHVISION} layout, with aux head"),
+}
+
+# CIFAR ResNets with projection shortcuts where the shape changes (option B).
+PARAMS_CIFAR_OPTION_B: dict[str, Figure] = {
+    "resnet20": Figure(272_474, f"{HE2015}, Sec. 4.2 (option B)"),
+    "resnet32": Figure(466_906, f"{HE2015}, Sec. 4.2 (option B)"),
+    "resnet44": Figure(661_338, f"{HE2015}, Sec. 4.2 (option B)"),
+    "resnet56": Figure(855_770, f"{HE2015}, Sec. 4.2 (option B)"),
+    "resnet110": Figure(1_730_714, f"{HE2015}, Sec. 4.2 (option B)"),
+    "resnet1202": Figure(19_424_026, f"{HE2015}, Sec. 4.2 (option B)"),
+}
+
+# -- multiply-accumulates (conv + fc only) ----------------------------------
+_G = 1e9
+_M = 1e6
+MACS: dict[str, Figure] = {
+    # 224x224; stride on the bottleneck's first 1x1 ("v1", the paper's).
+    "resnet18": Figure(1.81 * _G, f"{HE2015}, Table 1 (1.8e9)", rel_tol=0.01 / 1.81),
+    "resnet34": Figure(3.66 * _G, f"{HE2015}, Table 1 (3.6e9)", rel_tol=0.01 / 3.66),
+    "resnet50": Figure(3.86 * _G, f"{HE2015}, Table 1 (3.8e9)", rel_tol=0.01 / 3.86),
+    "resnet101": Figure(7.57 * _G, f"{HE2015}, Table 1 (7.6e9)", rel_tol=0.01 / 7.57),
+    "resnet152": Figure(11.28 * _G, f"{HE2015}, Table 1 (11.3e9)", rel_tol=0.01 / 11.28),
+    # 32x32 CIFAR nets.
+    "resnet20": Figure(40.55 * _M, f"{HE2015}, Sec. 4.2 layout", rel_tol=0.01 / 40.55),
+    "resnet32": Figure(68.86 * _M, f"{HE2015}, Sec. 4.2 layout", rel_tol=0.01 / 68.86),
+    "resnet44": Figure(97.17 * _M, f"{HE2015}, Sec. 4.2 layout", rel_tol=0.01 / 97.17),
+    "resnet56": Figure(125.49 * _M, f"{HE2015}, Sec. 4.2 layout", rel_tol=0.01 / 125.49),
+    "resnet110": Figure(252.89 * _M, f"{HE2015}, Sec. 4.2 layout", rel_tol=0.01 / 252.89),
+    "resnet1202": Figure(2829.24 * _M, f"{HE2015}, Sec. 4.2 layout", rel_tol=0.01 / 2829.24),
+    "alexnet": Figure(0.71 * _G, f"{TORCHVISION} alexnet at 224x224", rel_tol=0.01),
+    "vgg16": Figure(15.47 * _G, f"{SIMONYAN2014} at 224x224", rel_tol=0.005),
+    "vgg19": Figure(19.63 * _G, f"{SIMONYAN2014} at 224x224", rel_tol=0.005),
+    "nin_cifar10": Figure(222.5 * _M, f"{LIN2013}, CIFAR-10 model at 32x32", rel_tol=0.005),
+    "googlenet": Figure(1.58 * _G, f"{SZEGEDY2014}, Table 1 (about 1.5G ops)", rel_tol=0.01),
+    "inception_v3": Figure(5.71 * _G, f"{SZEGEDY2015} ('5 billion multiply-adds')", rel_tol=0.01),
+}
+
+# ResNet-50/101/152 with the stride on the 3x3 ("v1.5", torchvision).
+MACS_RESNET_V1_5: dict[str, Figure] = {
+    "resnet18": Figure(1.81 * _G, TORCHVISION, rel_tol=0.01 / 1.81),
+    "resnet34": Figure(3.66 * _G, TORCHVISION, rel_tol=0.01 / 3.66),
+    "resnet50": Figure(4.09 * _G, TORCHVISION, rel_tol=0.01 / 4.09),
+    "resnet101": Figure(7.80 * _G, TORCHVISION, rel_tol=0.01 / 7.80),
+    "resnet152": Figure(11.51 * _G, TORCHVISION, rel_tol=0.01 / 11.51),
+}
+
+# The ResNet paper's FLOPs row of Table 1 as printed (multiply-adds, x 1e9).
+RESNET_TABLE1_FLOPS: dict[str, Figure] = {
+    "resnet18": Figure(1.8e9, f"{HE2015}, Table 1"),
+    "resnet34": Figure(3.6e9, f"{HE2015}, Table 1"),
+    "resnet50": Figure(3.8e9, f"{HE2015}, Table 1"),
+    "resnet101": Figure(7.6e9, f"{HE2015}, Table 1"),
+    "resnet152": Figure(11.3e9, f"{HE2015}, Table 1"),
+}
+
+# Share of parameters in the fully connected layers.
+FC_PARAM_SHARE: dict[str, Figure] = {
+    "alexnet": Figure(0.96, "lecture; computed from the torchvision layout", rel_tol=0.01 / 0.96),
+    "vgg16": Figure(0.89, "lecture; computed from Simonyan & Zisserman's configuration D", rel_tol=0.01 / 0.89),
+    "vgg19": Figure(0.86, "lecture; computed from configuration E", rel_tol=0.01 / 0.86),
+}
+
+# -- GoogLeNet, Table 1 of Szegedy et al. 2014 -------------------------------
+# Columns: output (H, W, C), #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj,
+# params in K = 1024 weights (biases not counted), ops (multiply-adds) in M.
+GOOGLENET_TABLE1: dict[str, dict[str, object]] = {
+    "conv1": dict(output=(112, 112, 64), params_k=2.7, ops_m=34),
+    "conv2": dict(output=(56, 56, 192), reduce3=64, n3=192, params_k=112, ops_m=360),
+    "inception3a": dict(output=(28, 28, 256), n1=64, reduce3=96, n3=128, reduce5=16, n5=32, pool=32,
+                        params_k=159, ops_m=128),
+    "inception3b": dict(output=(28, 28, 480), n1=128, reduce3=128, n3=192, reduce5=32, n5=96, pool=64,
+                        params_k=380, ops_m=304),
+    "inception4a": dict(output=(14, 14, 512), n1=192, reduce3=96, n3=208, reduce5=16, n5=48, pool=64,
+                        params_k=364, ops_m=73),
+    "inception4b": dict(output=(14, 14, 512), n1=160, reduce3=112, n3=224, reduce5=24, n5=64, pool=64,
+                        params_k=437, ops_m=88),
+    "inception4c": dict(output=(14, 14, 512), n1=128, reduce3=128, n3=256, reduce5=24, n5=64, pool=64,
+                        params_k=463, ops_m=100),
+    "inception4d": dict(output=(14, 14, 528), n1=112, reduce3=144, n3=288, reduce5=32, n5=64, pool=64,
+                        params_k=580, ops_m=119),
+    "inception4e": dict(output=(14, 14, 832), n1=256, reduce3=160, n3=320, reduce5=32, n5=128, pool=128,
+                        params_k=840, ops_m=170),
+    "inception5a": dict(output=(7, 7, 832), n1=256, reduce3=160, n3=320, reduce5=32, n5=128, pool=128,
+                        params_k=1072, ops_m=54),
+    "inception5b": dict(output=(7, 7, 1024), n1=384, reduce3=192, n3=384, reduce5=48, n5=128, pool=128,
+                        params_k=1388, ops_m=71),
+    "fc": dict(output=(1, 1, 1000), params_k=1000, ops_m=1),
+}
+GOOGLENET_TABLE1_SOURCE = f"{SZEGEDY2014}, Table 1"
+
+# -- factorized convolutions: relative savings in params and MACs -------------
+# Equal input and output channels.  Source: SZEGEDY2015 Sec. 3 (5x5, 3x3 rows);
+# the lecture adds the 7x7 rows.
+FACTORIZATION_SAVINGS: dict[str, Figure] = {
+    "5x5->3x3,3x3": Figure(0.28, f"{SZEGEDY2015}, Sec. 3.1", rel_tol=0.01 / 0.28),
+    "7x7->3x3,3x3,3x3": Figure(0.45, "lecture (7x7 -> three 3x3)", rel_tol=0.01 / 0.45),
+    "3x3->2x2,2x2": Figure(0.11, f"{SZEGEDY2015}, Sec. 3.2", rel_tol=0.01 / 0.11),
+    "3x3->1x3,3x1": Figure(0.33, f"{SZEGEDY2015}, Sec. 3.2", rel_tol=0.01 / 0.33),
+    "7x7->1x7,7x1": Figure(0.71, "lecture (7x7 -> 1x7 + 7x1)", rel_tol=0.01 / 0.71),
+}
+
+# -- published errors (%) ----------------------------------------------------
+TEST_ERROR_PERCENT: dict[str, Figure] = {
+    "resnet20/cifar10": Figure(8.75, f"{HE2015}, Table 6"),
+    "resnet32/cifar10": Figure(7.51, f"{HE2015}, Table 6"),
+    "resnet44/cifar10": Figure(7.17, f"{HE2015}, Table 6"),
+    "resnet56/cifar10": Figure(6.97, f"{HE2015}, Table 6"),
+    "resnet110/cifar10": Figure(6.43, f"{HE2015}, Table 6 (best of 5; mean 6.61 +- 0.16)"),
+    "resnet1202/cifar10": Figure(7.93, f"{HE2015}, Table 6"),
+    "nin_cifar10/cifar10": Figure(10.41, f"{LIN2013}, Table 1 (no augmentation)"),
+    "nin_cifar10/cifar10+aug": Figure(8.81, f"{LIN2013}, Table 1 (with augmentation)"),
+    "nin/cifar100": Figure(35.68, f"{LIN2013}, Table 2"),
+    "nin/svhn": Figure(2.35, f"{LIN2013}, Table 3"),
+    "nin/mnist": Figure(0.47, f"{LIN2013}, Table 4"),
+    "plain18/imagenet_top1_10crop": Figure(27.94, f"{HE2015}, Table 2"),
+    "plain34/imagenet_top1_10crop": Figure(28.54, f"{HE2015}, Table 2"),
+    "resnet18/imagenet_top1_10crop": Figure(27.88, f"{HE2015}, Table 2"),
+    "resnet34/imagenet_top1_10crop": Figure(25.03, f"{HE2015}, Table 2"),
+    "googlenet/imagenet_top5": Figure(6.67, f"{SZEGEDY2014}, ILSVRC 2014 result"),
+    "inception_v3/imagenet_top1": Figure(21.2, f"{SZEGEDY2015}, single crop 299x299"),
+    "inception_v3/imagenet_top5": Figure(5.6, f"{SZEGEDY2015}, single crop 299x299"),
+}
+
+
+def published_params(name: str) -> int | None:
+    """The published parameter count of a registered model at its defaults, if known."""
+    fig = PARAMS.get(name)
+    return None if fig is None else int(fig.value)
