@@ -8,7 +8,6 @@
 
 from .models import (
     create_model,
-    fold_batchnorm,
     list_models,
     load_weights,
     model_options,
@@ -20,7 +19,6 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "create_model",
-    "fold_batchnorm",
     "list_models",
     "load_weights",
     "model_options",
