@@ -8,6 +8,7 @@
 
 from .models import (
     create_model,
+    fold_batchnorm,
     list_models,
     load_weights,
     model_options,
@@ -19,6 +20,7 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "create_model",
+    "fold_batchnorm",
     "list_models",
     "load_weights",
     "model_options",

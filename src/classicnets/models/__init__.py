@@ -6,11 +6,13 @@ Importing this package registers every family's builders.
 from . import alexnet, googlenet, inception_v3, nin, resnet, small, vgg  # noqa: F401  (registration)
 from ._registry import create_model, list_models, model_options, register_model
 from .base import ClassifierNet
+from .fold import fold_batchnorm
 from .weights import load_weights, save_weights
 
 __all__ = [
     "ClassifierNet",
     "create_model",
+    "fold_batchnorm",
     "list_models",
     "load_weights",
     "model_options",
