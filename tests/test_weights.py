@@ -39,6 +39,7 @@ class _Evil:
         return (os.system, ("echo pwned > /dev/null",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_pickled_code_is_refused(tmp_path) -> None:
     path = tmp_path / "evil.pt"
     with open(path, "wb") as f:
@@ -49,7 +50,7 @@ def test_pickled_code_is_refused(tmp_path) -> None:
 
 def test_shape_mismatch_names_first_offending_key(tmp_path) -> None:
     path = classicnets.save_weights(_model(num_classes=100), tmp_path / "w.safetensors")
-    with pytest.raises(ValueError, match=r"tensor 'fc.weight' has shape \(100, 64\) but ResNet expects \(10, 64\)"):
+    with pytest.raises(ValueError, match=r"tensor 'fc.weight' has shape \(100, 64\) but CifarResNet expects \(10, 64\)"):
         classicnets.load_weights(_model(), path)
 
 

@@ -106,11 +106,11 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], *, sou
     """
     own = model.state_dict()
     name = type(model).__name__
-    for k, v in state.items():
-        if k in own and tuple(own[k].shape) != tuple(v.shape):
+    for k, ref in own.items():  # the model's order, so "first" means first in the network
+        if k in state and tuple(ref.shape) != tuple(state[k].shape):
             raise InvalidInputError(
-                f"{source}: tensor {k!r} has shape {tuple(v.shape)} but {name} expects "
-                f"{tuple(own[k].shape)}; the weights belong to another model or configuration "
+                f"{source}: tensor {k!r} has shape {tuple(state[k].shape)} but {name} expects "
+                f"{tuple(ref.shape)}; the weights belong to another model or configuration "
                 "(e.g. a different num_classes: build the model to match, or reset_classifier after loading)."
             )
     if strict:
