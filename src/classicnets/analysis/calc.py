@@ -18,7 +18,7 @@ from .. import reference as ref
 from ..errors import InvalidInputError
 from ..models.factorized import SCHEMES, factorization_savings
 from ..models.googlenet import Inception, InceptionNaive
-from ._build import _SkipMetaInit
+from ._build import SkipMetaInit
 from ._render import TextTable, human
 from .summary import count_params, summarize
 
@@ -67,7 +67,7 @@ def factorization_table(items: list[tuple[int, str]] | None = None, channels: in
 
 
 def _meta(build: Any) -> nn.Module:
-    with torch.device("meta"), _SkipMetaInit(), torch.no_grad():
+    with torch.device("meta"), SkipMetaInit(), torch.no_grad():
         return build()
 
 

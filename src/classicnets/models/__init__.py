@@ -7,9 +7,11 @@ from . import alexnet, googlenet, inception_v3, nin, resnet, small, vgg  # noqa:
 from ._registry import create_model, list_models, model_options, register_model
 from .base import ClassifierNet
 from .fold import fold_batchnorm
+from .meta import build_meta
 from .weights import load_weights, save_weights
 
 __all__ = [
+    "build_meta",
     "ClassifierNet",
     "create_model",
     "fold_batchnorm",
