@@ -18,7 +18,7 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 demo: $(BIN)/.installed
-	$(BIN)/classicnets models
+	$(BIN)/classicnets demo
 
 test: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks

@@ -1,0 +1,361 @@
+"""Every training option in one place: :class:`TrainConfig`.
+
+Each field carries its default and its help text; the command line
+(``classicnets train``) is generated from these fields, a TOML file
+(``--config FILE``) uses the same names, and the resolved configuration is
+written to the run directory as ``config.toml``.
+
+Precedence, lowest first: the field defaults, the recipe (``--recipe`` or the
+default recipe for the model and dataset, see :mod:`.recipes`), the TOML file,
+the command-line flags.  Fields whose default is ``None`` are "not set" and are
+filled by the recipe when the configuration is resolved.
+
+Fields marked ``run_control`` say how or where a run executes (output folder,
+device, checkpoint cadence, progress) and may change when a run is resumed;
+every other field changes the result, and a resume that changes one of them
+is refused with the differing keys named (:func:`result_keys`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidInputError, MissingFileError, UnknownOptionError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+OPTIMIZERS = ("sgd", "nesterov", "rmsprop", "adamw")
+SCHEDULES = ("step", "multistep", "cosine", "onecycle", "exponential", "constant")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DEVICES = ("auto", "cpu", "cuda")
+AUGMENTS = ("none", "flip", "crop", "crop-flip", "resized-crop-flip")
+
+
+def opt(default: Any, help: str, *, choices: tuple[str, ...] | None = None, run_control: bool = False,
+        metavar: str | None = None) -> Any:
+    """A dataclass field with its help text (and choices) for the CLI and the docs."""
+    meta = {"help": help, "choices": choices, "run_control": run_control, "metavar": metavar}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class TrainConfig:
+    """The options of one training run (``classicnets train MODEL --dataset NAME ...``)."""
+
+    # -- what to train, on what -------------------------------------------
+    model: str = opt("", "registered model name, e.g. resnet20 (`classicnets models` lists them)")
+    dataset: str = opt("digits", "dataset name: digits (embedded), cifar10, cifar100, mnist, fashion_mnist, "
+                       "flowers17, imagefolder")
+    data_dir: str | None = opt(None, "dataset files: folder, archive or tarball (not needed for digits)",
+                               metavar="PATH", run_control=True)
+    model_args: dict[str, Any] = opt({}, "option passed to create_model, repeatable "
+                                     "(e.g. --model-arg stem=cifar)", metavar="KEY=VALUE")
+    image_size: int | None = opt(None, "train/eval resolution for variable-size datasets (flowers17, "
+                                 "image folders); default: the model's default input size", metavar="N")
+    val_split: float = opt(0.0, "fraction of the training split held out for validation (seeded, "
+                           "stratified); 0: the val_* metrics are measured on the test split",
+                           metavar="FRACTION")
+    augment: str | None = opt(None, "training augmentation (crop: pad-4 random crop at 32x32); default: from "
+                              "the recipe/dataset", choices=AUGMENTS)
+
+    # -- recipe and length --------------------------------------------------
+    recipe: str | None = opt(None, "named recipe (resnet-cifar, nin-cifar, googlenet, inception-v3, bn-mnist, "
+                             "fast-cifar); default: a sensible one for the model and dataset", metavar="NAME")
+    epochs: float | None = opt(None, "training length in epochs (rescales the recipe's schedule)", metavar="N")
+    steps: int | None = opt(None, "training length in optimizer steps (rescales the recipe's schedule)",
+                            metavar="N")
+    batch_size: int | None = opt(None, "global batch size (divided among DDP ranks)", metavar="N")
+
+    # -- optimizer ----------------------------------------------------------------
+    optimizer: str | None = opt(None, "optimizer", choices=OPTIMIZERS)
+    lr: float | None = opt(None, "peak learning rate", metavar="LR")
+    momentum: float | None = opt(None, "momentum (SGD, Nesterov, RMSProp); beta1 for AdamW", metavar="M")
+    weight_decay: float | None = opt(None, "L2 weight decay (decoupled for AdamW)", metavar="WD")
+    rmsprop_decay: float | None = opt(None, "RMSProp's squared-gradient average decay (torch's alpha)",
+                                      metavar="RHO")
+    rmsprop_eps: float | None = opt(None, "RMSProp epsilon in torch's convention, added to sqrt(v); "
+                                    "TensorFlow's epsilon e is inside the root: torch eps = sqrt(e)",
+                                    metavar="EPS")
+    grad_clip: float | None = opt(None, "clip the global gradient norm to this value (0: off)", metavar="NORM")
+    label_smoothing: float | None = opt(None, "label smoothing epsilon", metavar="EPS")
+    aux_weight: float | None = opt(None, "weight of each auxiliary classifier's loss (models with "
+                                   "forward_aux); 0 trains without them", metavar="W")
+
+    # -- learning-rate schedule ---------------------------------------------------
+    schedule: str | None = opt(None, "learning-rate schedule", choices=SCHEDULES)
+    milestones: list[float] | None = opt(None, "multistep: where lr is multiplied by gamma; step: one value, "
+                                         "the period. Counted in the unit of the length (epochs with "
+                                         "--epochs, steps with --steps)", metavar="M,M,...")
+    gamma: float | None = opt(None, "lr factor at each milestone/period (step, multistep) or per epoch "
+                              "(exponential)", metavar="G")
+    warmup_steps: int | None = opt(None, "warm-up steps at the start of training", metavar="N")
+    warmup_lr: float | None = opt(None, "constant learning rate during warm-up (He et al.'s 0.01); "
+                                  "unset: a linear ramp from 0 to --lr", metavar="LR")
+
+    # -- numerics and speed ---------------------------------------------------------
+    precision: str = opt("auto", "auto: bf16 autocast where the hardware runs bf16 natively, else fp32; "
+                         "fp16 (with a gradient scaler) only on CUDA", choices=PRECISIONS)
+    channels_last: bool = opt(False, "channels-last memory format for the model and inputs", run_control=True)
+    compile: bool = opt(False, "torch.compile the model", run_control=True)
+    device: str = opt("auto", "where to train (auto: cuda when available)", choices=DEVICES, run_control=True)
+    threads: int | None = opt(None, "torch intra-op threads (default: torch's choice)", metavar="N",
+                              run_control=True)
+    seed: int = opt(0, "seed for initialization, data order, augmentation and the validation split",
+                    metavar="N")
+    deterministic: bool = opt(False, "torch.use_deterministic_algorithms(True): bitwise repeatable runs on "
+                              "GPU, at a cost in speed (slower kernels, no cuDNN autotuning)",
+                              run_control=True)
+    sync_bn: bool = opt(False, "with DDP: convert BatchNorm to SyncBatchNorm (statistics over all ranks)")
+
+    # -- run directory, checkpoints, logs -----------------------------------------------
+    out: str | None = opt(None, "run directory (default runs/<model>-<dataset>-<timestamp>)", metavar="DIR",
+                          run_control=True)
+    resume: str | None = opt(None, "continue the run in --out from its last checkpoint, or from PATH",
+                             metavar="PATH", run_control=True)
+    ckpt_every_steps: int = opt(0, "also write a checkpoint every N steps (0: only at epoch ends and on "
+                                "SIGINT/SIGTERM)", metavar="N", run_control=True)
+    log_every_steps: int = opt(50, "write a row to metrics.jsonl every N steps", metavar="N",
+                               run_control=True)
+    tensorboard: bool = opt(False, "also log to TensorBoard (needs the tensorboard package)",
+                            run_control=True)
+    progress: str = opt("auto", "auto: a progress bar on a terminal, one line per epoch otherwise",
+                        choices=("auto", "bar", "lines", "none"), run_control=True)
+
+    # -- helpers --------------------------------------------------------------------
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+FIELDS = {f.name: f for f in fields(TrainConfig)}
+
+
+def result_keys() -> list[str]:
+    """Fields that change a run's result (compared when a run is resumed)."""
+    return [n for n, f in FIELDS.items() if not f.metadata["run_control"]]
+
+
+def config_hash(values: dict[str, Any]) -> str:
+    """SHA-256 (16 hex digits) of the result-changing values."""
+    data = {k: values.get(k) for k in result_keys()}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def diff_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Result-changing keys whose values differ, e.g. ``["lr", "seed"]``."""
+    return [k for k in result_keys() if _norm(old.get(k)) != _norm(new.get(k))]
+
+
+def _norm(v: Any) -> Any:
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, (list, tuple)):
+        return [_norm(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _norm(x) for k, x in sorted(v.items())}
+    return v
+
+
+# -- building a config from dicts, TOML and strings ------------------------------------
+def _base_type(name: str) -> str:
+    ann = str(FIELDS[name].type)
+    for t in ("bool", "int", "float", "str", "list", "dict"):
+        if ann.startswith(t):
+            return t
+    raise AssertionError(ann)  # pragma: no cover
+
+
+def parse_value(text: str) -> Any:
+    """A ``--model-arg`` value: int, float, true/false, none, or the string itself."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text
+
+
+def coerce(name: str, value: Any, *, source: str = "config") -> Any:
+    """Check and convert ``value`` for field ``name``; a clear error names the field and the fix."""
+    if name not in FIELDS:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(FIELDS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UnknownOptionError(f"{source}: unknown option {name!r}.{hint}")
+    if value is None:
+        return None
+    kind = _base_type(name)
+    meta = FIELDS[name].metadata
+    try:
+        if kind == "bool":
+            if isinstance(value, str):
+                value = {"true": True, "false": False}[value.lower()]
+            if not isinstance(value, bool):
+                raise ValueError
+        elif kind == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            value = int(value)
+        elif kind == "float":
+            value = float(value)
+            if not math.isfinite(value):
+                raise ValueError
+        elif kind == "str":
+            value = str(value)
+        elif kind == "list":
+            if isinstance(value, str):
+                value = [v for v in value.replace(",", " ").split() if v]
+            value = [float(v) for v in value]
+        elif kind == "dict":
+            if not isinstance(value, dict):
+                raise ValueError
+            value = dict(value)
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInputError(f"{source}: option {name!r} expects a {kind}, got {value!r}.") from None
+    if meta["choices"] and value not in meta["choices"]:
+        raise InvalidInputError(
+            f"{source}: {name} must be one of {', '.join(meta['choices'])}; got {value!r}."
+        )
+    return value
+
+
+def from_dict(values: dict[str, Any], *, base: TrainConfig | None = None, source: str = "config") -> TrainConfig:
+    """``base`` (or the defaults) with ``values`` applied; unknown keys are refused."""
+    cfg = base if base is not None else TrainConfig()
+    changes = {}
+    for k, v in values.items():
+        k = k.replace("-", "_")
+        changes[k] = coerce(k, v, source=source)
+    if "model_args" in changes and changes["model_args"] is not None and base is not None:
+        changes["model_args"] = {**base.model_args, **changes["model_args"]}
+    return dataclasses.replace(cfg, **changes)
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config file: top-level keys are TrainConfig fields, ``[model_args]`` a table."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"config file {str(path)!r} does not exist.")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise InvalidInputError(f"{path}: not valid TOML ({e}).") from None
+    for k in data:
+        coerce(k.replace("-", "_"), data[k], source=str(path))  # validate early, naming the file
+    return data
+
+
+def to_toml(cfg: TrainConfig | dict[str, Any], *, header: str = "") -> str:
+    """The config as TOML (unset options are written as comments)."""
+    values = cfg.to_dict() if isinstance(cfg, TrainConfig) else cfg
+    lines = [f"# {line}" for line in header.splitlines()] + ([""] if header else [])
+    for name in FIELDS:
+        if name == "model_args":
+            continue
+        v = values.get(name)
+        if v is None:
+            lines.append(f"# {name} = (unset)")
+        else:
+            lines.append(f"{name} = {_toml_value(v)}")
+    lines.append("")
+    lines.append("[model_args]")
+    for k, v in sorted((values.get("model_args") or {}).items()):
+        lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_key(k: str) -> str:
+    return k if k.replace("_", "").replace("-", "").isalnum() else json.dumps(k)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)  # a JSON string is a valid TOML basic string
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise InvalidInputError(f"cannot write {v!r} to TOML")
+
+
+# -- the command line, generated from the fields ----------------------------------------
+def add_arguments(parser: Any) -> None:
+    """Add one flag per field to an argparse parser (``--batch-size`` for ``batch_size``).
+
+    Flags default to ``argparse.SUPPRESS`` so that :func:`from_namespace` sees
+    only what the user typed (the recipe and the TOML file fill the rest).
+    """
+    import argparse
+
+    for name, f in FIELDS.items():
+        if name == "model":
+            continue
+        meta = f.metadata
+        kind = _base_type(name)
+        flag = "--" + name.replace("_", "-")
+        default = f.default if f.default is not dataclasses.MISSING else None
+        help_text = meta["help"] + ("" if default in (None, "", {}) or kind == "bool" else f" (default {default})")
+        kw: dict[str, Any] = {"default": argparse.SUPPRESS, "help": help_text}
+        if meta["metavar"]:
+            kw["metavar"] = meta["metavar"]
+        if meta["choices"]:
+            kw["choices"] = meta["choices"]
+        if name == "model_args":
+            parser.add_argument("--model-arg", dest="model_args", action="append", **kw)
+        elif name == "resume":
+            parser.add_argument(flag, nargs="?", const="", **kw)
+        elif kind == "bool":
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
+        elif kind == "int":
+            parser.add_argument(flag, type=int, **kw)
+        elif kind == "float":
+            parser.add_argument(flag, type=float, **kw)
+        else:
+            parser.add_argument(flag, **kw)
+
+
+def parse_model_args(items: list[str]) -> dict[str, Any]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise InvalidInputError(f"--model-arg expects KEY=VALUE, got {item!r} (e.g. --model-arg stem=cifar).")
+        k, v = item.split("=", 1)
+        out[k.strip()] = parse_value(v)
+    return out
+
+
+def from_namespace(args: Any, *, config_file: str | None = None) -> TrainConfig:
+    """TrainConfig from parsed CLI args: defaults < TOML file < flags."""
+    cfg = TrainConfig()
+    if config_file:
+        cfg = from_dict(load_toml(config_file), source=config_file)
+    given = {k: v for k, v in vars(args).items() if k in FIELDS}
+    if "model_args" in given:
+        given["model_args"] = parse_model_args(given["model_args"])
+    if getattr(args, "model", None):
+        given["model"] = args.model
+    return from_dict(given, base=cfg, source="command line")

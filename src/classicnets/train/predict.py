@@ -1,0 +1,72 @@
+"""``classicnets predict``: top-k classes of image files, with the run's class names.
+
+Each image is decoded with Pillow (via :func:`classicnets.data.images.decode_image`),
+brought to the run's input size the way its data were (shorter side resized and
+the central square kept, for variable-size datasets at the cached size and then
+center-cropped; fixed-size datasets resized straight to their size), converted
+to grey for one-channel models, and normalized with the run's mean and std.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..data import augment
+from ..data.images import decode_image
+from ..errors import InvalidInputError, MissingFileError
+from .runs import load_trained
+
+
+def load_image(path: str | Path, *, size: int, crop: int, channels: int) -> np.ndarray:
+    """An (H, W, C) uint8 array of ``crop`` x ``crop`` pixels."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"image {str(path)!r} does not exist.")
+    try:
+        arr = decode_image(path.read_bytes(), size)
+    except (OSError, ValueError) as e:
+        raise InvalidInputError(f"{path}: not a readable image ({e}).") from None
+    if channels == 1:
+        arr = np.asarray(Image.fromarray(arr).convert("L"))[..., None]
+    elif channels != 3:
+        raise InvalidInputError(f"predict supports 1- and 3-channel models, not {channels}.")
+    if arr.shape[0] != crop:
+        top = (arr.shape[0] - crop) // 2
+        arr = arr[top : top + crop, top : top + crop]
+    return np.ascontiguousarray(arr)
+
+
+@torch.no_grad()
+def predict_files(run: str | Path, images: list[str | Path], *, top_k: int = 5, model: str | None = None,
+                  device: str = "cpu") -> list[dict[str, Any]]:
+    """``[{"image": path, "top": [{"class": name, "index": i, "prob": p}, ...]}, ...]``."""
+    trained = load_trained(run, model=model)
+    if trained.run_dir is None:
+        raise InvalidInputError("predict needs a run directory (or a weights file inside one) for the class "
+                                "names and the normalization.")
+    c, h, _ = trained.input_size
+    size = trained.cache_size or h
+    x = np.stack([load_image(p, size=size, crop=h, channels=c) for p in images])
+    xb = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+    xb = augment.normalize(xb, trained.mean, trained.std).to(device)
+    net = trained.model.to(device).eval()
+    probs = torch.softmax(net(xb).float(), dim=1).cpu()
+    k = max(1, min(top_k, probs.shape[1]))
+    p, idx = probs.topk(k, dim=1)
+    names = trained.classes
+    return [{"image": str(path), "top": [{"class": names[i], "index": int(i), "prob": float(q)}
+                                          for q, i in zip(p[n].tolist(), idx[n].tolist(), strict=True)]}
+            for n, path in enumerate(images)]
+
+
+def format_predictions(preds: list[dict[str, Any]]) -> str:
+    lines = []
+    for r in preds:
+        lines.append(r["image"])
+        lines.extend(f"  {100 * t['prob']:6.2f}%  {t['class']}" for t in r["top"])
+    return "\n".join(lines)
