@@ -50,7 +50,8 @@ def test_pickled_code_is_refused(tmp_path) -> None:
 
 def test_shape_mismatch_names_first_offending_key(tmp_path) -> None:
     path = classicnets.save_weights(_model(num_classes=100), tmp_path / "w.safetensors")
-    with pytest.raises(ValueError, match=r"tensor 'fc.weight' has shape \(100, 64\) but CifarResNet expects \(10, 64\)"):
+    msg = r"tensor 'fc.weight' has shape \(100, 64\) but CifarResNet expects \(10, 64\)"
+    with pytest.raises(ValueError, match=msg):
         classicnets.load_weights(_model(), path)
 
 
