@@ -66,7 +66,7 @@ from torch import nn
 
 from ..errors import InvalidInputError
 from ._registry import register_model
-from .base import ClassifierNet
+from .base import ClassifierNet, new_linear_like
 
 __all__ = ["MlpConv", "NiN", "nin", "nin_cifar10"]
 
@@ -333,3 +333,79 @@ def nin(
         _IMAGENET_CFG, num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate,
         head_relu=head_relu, default_input_size=(3, 224, 224), min_input_size=(3, 51, 51),
     )
+
+
+# -- the fully connected control of the GAP head --------------------------------------------------------
+class NiNFC(ClassifierNet):
+    """Network in Network's trunk with a fully connected classifier instead of global average pooling.
+
+    The trunk is built by the NIN builder ``base`` (same layers, same
+    initialization, same state-dict keys ``features.*`` and ``final_block.conv`` /
+    ``final_block.mlp1``); its class-map layer (``final_block.mlp2``) is replaced
+    by ``fc``: the last hidden feature map (``N x C x h x w``) flattened, then one
+    ``nn.Linear(C * h * w, num_classes)``.  The linear layer fixes ``h x w``, so the
+    network accepts exactly ``input_size x input_size`` images (the point of the
+    comparison).
+
+    For ``base="nin"`` at 224x224: 1024 x 6 x 6 features, an fc of 36,864 x 1000
+    (36.9M weights) in place of the 1024 x 1000 class-map layer (1.0M).
+    """
+
+    def __init__(self, *, base: str = "nin", num_classes: int = 1000, in_chans: int = 3, input_size: int = 224,
+                 drop_rate: float = 0.5) -> None:
+        if base not in ("nin", "nin_cifar10"):
+            raise InvalidInputError(f"nin_fc: base must be 'nin' or 'nin_cifar10', got {base!r}")
+        build = nin if base == "nin" else nin_cifar10
+        trunk = build(num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate)
+        super().__init__(num_classes=num_classes, in_chans=in_chans,
+                         default_input_size=(in_chans, input_size, input_size),
+                         min_input_size=(in_chans, input_size, input_size))
+        lo = trunk.min_input_size[1]
+        if input_size < lo:
+            raise InvalidInputError(f"nin_fc: input_size must be >= {lo} for {base}, got {input_size}")
+        self.base = base
+        self.input_size = int(input_size)
+        self.features = trunk.features
+        fb = trunk.final_block
+        self.final_block = nn.Sequential(OrderedDict(conv=fb.conv, act0=fb.act0, mlp1=fb.mlp1, act1=fb.act1))
+        with torch.device("meta"):
+            probe = build(num_classes=1, in_chans=in_chans)
+            c, h, w = probe.forward_features(torch.empty(1, in_chans, input_size, input_size)).shape[1:]
+        self.feature_shape = (int(c), int(h), int(w))
+        self.num_features = int(c * h * w)
+        self.fc = nn.Linear(self.num_features, num_classes)  # N x num_classes
+
+    def check_input(self, x: torch.Tensor) -> None:
+        super().check_input(x)
+        s = self.input_size
+        if x.shape[2] != s or x.shape[3] != s:
+            raise InvalidInputError(
+                f"NiNFC's fully connected head was built for {s}x{s} inputs ({self.num_features:,} features); "
+                f"got {x.shape[2]}x{x.shape[3]}. A fully connected classifier accepts only its training size; "
+                f"global average pooling (model {self.base!r}) accepts any.")
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.final_block(self.features(x))  # N x C x h x w
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.flatten(x, 1)  # N x (C * h * w)
+        return x if pre_logits else self.fc(x)
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        self.fc = new_linear_like(self.fc, num_classes)
+        self.num_classes = int(num_classes)
+
+
+@register_model
+def nin_fc(*, num_classes: int = 1000, in_chans: int = 3, base: str = "nin", input_size: int = 224,
+           drop_rate: float = 0.5) -> NiNFC:
+    """NIN's trunk with a fully connected head (the ``gap`` experiment's control); 43,435,176 params at 224.
+
+    ``base="nin"`` (ImageNet NIN) or ``"nin_cifar10"``; accepts exactly
+    ``input_size`` x ``input_size`` inputs.  Not a published model: the control of
+    the ``gap`` experiment, like the "mlpconv + fully connected" head of the NIN paper's Table 5.
+    """
+    return NiNFC(base=base, num_classes=num_classes, in_chans=in_chans, input_size=input_size, drop_rate=drop_rate)

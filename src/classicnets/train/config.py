@@ -67,6 +67,10 @@ class TrainConfig:
     val_split: float = opt(0.0, "fraction of the training split held out for validation (seeded, "
                            "stratified); 0: the val_* metrics are measured on the test split",
                            metavar="FRACTION")
+    train_subset: int | None = opt(None, "train on a seeded, stratified subset of N images of the training split "
+                                   "(what --val-split leaves)", metavar="N")
+    partition: int | None = opt(None, "flowers17: which of the three train/val/test partitions (default 1)",
+                                metavar="P")
     augment: str | None = opt(None, "training augmentation (crop: pad-4 random crop at 32x32); default: from "
                               "the recipe/dataset", choices=AUGMENTS)
 
@@ -126,6 +130,8 @@ class TrainConfig:
                              metavar="PATH", run_control=True)
     ckpt_every_steps: int = opt(0, "also write a checkpoint every N steps (0: only at epoch ends and on "
                                 "SIGINT/SIGTERM)", metavar="N", run_control=True)
+    snapshot_every_steps: int = opt(0, "also save the weights before the first step and every N steps as "
+                                    "weights/step-NNNNNNN.safetensors (0: off)", metavar="N", run_control=True)
     log_every_steps: int = opt(50, "write a row to metrics.jsonl every N steps", metavar="N",
                                run_control=True)
     tensorboard: bool = opt(False, "also log to TensorBoard (needs the tensorboard package)",

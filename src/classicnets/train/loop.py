@@ -140,7 +140,8 @@ def load_data(cfg: TrainConfig, *, default_size: int, progress: bool) -> RunData
     if spec.needs_root and cfg.data_dir is None:
         raise InvalidInputError(f"{spec.name}: give the dataset files with --data-dir PATH "
                                 f"(`classicnets data download {spec.name}` fetches them where available).")
-    splits = cndata.load_splits(spec.name, cfg.data_dir, size=cache_size, progress=progress)
+    extra = {"partition": cfg.partition} if cfg.partition else {}
+    splits = cndata.load_splits(spec.name, cfg.data_dir, size=cache_size, progress=progress, **extra)
     if "train" not in splits:
         raise InvalidInputError(f"{spec.name}: no training split found in {cfg.data_dir}.")
     tr = splits["train"]
@@ -157,6 +158,13 @@ def load_data(cfg: TrainConfig, *, default_size: int, progress: bool) -> RunData
         train = (tr.images[tr_idx], tr.labels[tr_idx])
     else:
         val = test
+    if cfg.train_subset:
+        n = len(train[1])
+        if not 0 < cfg.train_subset <= n:
+            raise InvalidInputError(f"--train-subset must be in 1..{n}, got {cfg.train_subset}.")
+        if cfg.train_subset < n:
+            _, keep = stratified_split(train[1], cfg.train_subset / n, cfg.seed + 1)
+            train = (train[0][keep], train[1][keep])
     h = tr.images.shape[1]
     image_size = (cfg.image_size or default_size) if spec.resizable else h
     return RunData(train, val, test, list(tr.classes), tuple(tr.mean), tuple(tr.std), image_size, cache_size,
@@ -482,6 +490,12 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
                 "config": {"values": {k: values[k] for k in result_keys()}, "hash": cfg_hash},
             })
 
+    def snapshot() -> None:
+        if info.is_main:
+            save_weights(model, weights_dir / f"step-{step:07d}.safetensors")
+
+    if cfg.snapshot_every_steps and step == 0:
+        snapshot()
     stop = StopSignals()
     lr = schedule.lr_at(min(step, total_steps - 1))
     try:
@@ -538,6 +552,8 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
                             log.append(row)
                         progress.step(step, epoch + 1, s[0] / s[2], s[1] / s[2],
                                       s[2] * info.world_size / max(elapsed, 1e-9))
+                    if cfg.snapshot_every_steps and step % cfg.snapshot_every_steps == 0:
+                        snapshot()
                     if ckpt_now or stop_now:
                         save((epoch, loader.step), [*sums.tolist(), elapsed])
                     if stop_now:

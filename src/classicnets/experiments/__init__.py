@@ -1,0 +1,53 @@
+"""Experiments: one-command reproductions of the papers' claims, with figures and verdicts.
+
+>>> from classicnets.experiments import list_experiments, run_experiment
+>>> list_experiments()
+['batchnorm', 'degradation', 'gap']
+>>> results = run_experiment("degradation", scale="smoke", out="experiments/demo")  # doctest: +SKIP
+>>> [v["line"] for v in results["verdicts"]]  # doctest: +SKIP
+
+Each experiment is a sweep of :func:`classicnets.train.fit` runs plus analysis
+with :mod:`classicnets.analysis`; :mod:`.framework` describes the folder it
+writes (run directories, ``results.json``, figures, ``summary.md``), how a rerun
+continues, and how ``jobs`` shares the cores.  ``docs/experiments.md`` explains
+each experiment and its scales.
+"""
+
+from __future__ import annotations
+
+from . import batchnorm, degradation, gap  # noqa: F401  (register the experiments)
+from .framework import (
+    SCALES,
+    STATUSES,
+    Context,
+    Experiment,
+    ExperimentInterrupted,
+    Option,
+    Report,
+    RunRecord,
+    RunSpec,
+    Verdict,
+    find_data,
+    get_experiment,
+    list_experiments,
+    register_experiment,
+    run_experiment,
+)
+
+__all__ = [
+    "SCALES",
+    "STATUSES",
+    "Context",
+    "Experiment",
+    "ExperimentInterrupted",
+    "Option",
+    "Report",
+    "RunRecord",
+    "RunSpec",
+    "Verdict",
+    "find_data",
+    "get_experiment",
+    "list_experiments",
+    "register_experiment",
+    "run_experiment",
+]

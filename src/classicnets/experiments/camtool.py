@@ -1,0 +1,67 @@
+"""``classicnets cam``: class activation maps of a trained run for image files, as overlay PNGs.
+
+Each image is read the way ``classicnets predict`` reads it (:func:`classicnets.train.predict.load_image`:
+the run's resolution, central square, the run's normalization), the map is computed
+by :func:`classicnets.analysis.cam.class_activation_maps` for the top class, and
+``<out>/<image name>-cam.png`` shows the image with the map blended on top, titled
+with the class name and its probability.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidInputError
+
+
+def write_cams(run: str | Path, images: list[str | Path], *, out: str | Path | None = None, model: str | None = None,
+               device: str = "cpu") -> list[dict[str, Any]]:
+    """Write one overlay PNG per image; return ``[{"image", "out", "class", "index", "prob"}, ...]``.
+
+    ``run`` is a run directory or a weights file inside one (for the class names,
+    the input size and the normalization); ``out`` defaults to ``<run>/cam``.
+    A model whose head is not global average pooling + one linear layer (or
+    NIN's class maps) is refused with the reason.
+    """
+    import numpy as np
+    import torch
+
+    from ..analysis.cam import class_activation_maps, save_overlays
+    from ..data import augment
+    from ..train.loop import pick_device
+    from ..train.predict import load_image
+    from ..train.runs import load_trained
+
+    if not images:
+        raise InvalidInputError("cam: give at least one image file.")
+    trained = load_trained(run, model=model)
+    if trained.run_dir is None:
+        raise InvalidInputError("cam needs a run directory (or a weights file inside one) for the class names, the "
+                                "input size and the normalization.")
+    c, h, _ = trained.input_size
+    size = trained.cache_size or h
+    arrays = [load_image(p, size=size, crop=h, channels=c) for p in images]
+    dev = pick_device(device)
+    x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+    x = augment.normalize(x, trained.mean, trained.std).to(dev)
+    net = trained.model.to(dev)
+    result = class_activation_maps(net, x)
+    folder = Path(out) if out is not None else trained.run_dir / "cam"
+    names = trained.classes or [str(i) for i in range(result.probs.shape[1])]
+    written: list[dict[str, Any]] = []
+    used: set[str] = set()
+    for i, path in enumerate(images):
+        stem = Path(path).stem
+        name = f"{stem}-cam.png"
+        k = 2
+        while name in used:
+            name = f"{stem}-{k}-cam.png"
+            k += 1
+        used.add(name)
+        cls = int(result.targets[i])
+        prob = float(result.probs[i, cls])
+        target = save_overlays(folder / name, [(arrays[i], result.maps[i].cpu(), f"{names[cls]} ({100 * prob:.1f}%)")],
+                               title=f"{trained.model_name}: class activation map")
+        written.append({"image": str(path), "out": str(target), "class": names[cls], "index": cls, "prob": prob})
+    return written

@@ -1,0 +1,191 @@
+"""The experiment framework: reruns skip finished runs and resume interrupted ones, diverged runs are
+recorded and not retried, refusals are clear, jobs never outnumber the cores, --data-dir finds datasets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from classicnets.errors import UserError
+
+
+def _fw():
+    from classicnets.experiments import framework
+
+    return framework
+
+
+def _tiny(monkeypatch, name: str = "tiny", *, lrs: dict[str, float] | None = None):
+    """Register a throwaway experiment of three 3-step cnn3 runs on digits (removed after the test)."""
+    fw = _fw()
+    from classicnets.train import TrainConfig
+
+    lrs = lrs or {"a": 0.01, "b": 0.02, "c": 0.03}
+
+    def plan(ctx):
+        return [fw.RunSpec(k, TrainConfig(model="cnn3", dataset="digits", steps=3, batch_size=32, lr=lr, threads=1),
+                           label=f"run {k}") for k, lr in lrs.items()]
+
+    def analyze(ctx, runs):
+        acc = {k: r.final.get("val_acc") for k, r in runs.items()}
+        status = "supported" if all(not r.diverged for r in runs.values()) else "inconclusive"
+        return fw.Report(measurements={"acc": acc}, verdicts=[fw.Verdict("every run trains.", status, str(acc))])
+
+    exp = fw.Experiment(name=name, title="tiny", reproduces="nothing", summary="tiny", plan=plan, analyze=analyze,
+                        scales={s: s for s in fw.SCALES})
+    monkeypatch.setitem(fw._EXPERIMENTS, name, exp)
+    return exp
+
+
+def _count_training(monkeypatch) -> list[tuple[str, object]]:
+    """Record (run folder name, resume value) of every run the framework trains."""
+    fw = _fw()
+    real = fw._train_one
+    calls: list[tuple[str, object]] = []
+
+    def spy(values):
+        calls.append((Path(values["out"]).name, values["resume"]))
+        return real(values)
+
+    monkeypatch.setattr(fw, "_train_one", spy)
+    return calls
+
+
+def test_rerun_skips_finished_runs_and_resumes_interrupted_ones(tmp_path, monkeypatch) -> None:
+    fw = _fw()
+    _tiny(monkeypatch)
+    out = tmp_path / "exp"
+    calls = _count_training(monkeypatch)
+    first = fw.run_experiment("tiny", scale="smoke", out=out, verbose=False)
+    assert sorted(c[0] for c in calls) == ["a", "b", "c"]
+    assert first["verdicts"][0]["status"] == "supported"
+    stamp_a = (out / "runs/a/result.json").stat().st_mtime_ns
+
+    # Half-finished: run b never started, run c was killed after its last checkpoint.
+    import shutil
+
+    shutil.rmtree(out / "runs/b")
+    (out / "runs/c/result.json").unlink()
+    calls.clear()
+    second = fw.run_experiment("tiny", scale="smoke", out=out, verbose=False)
+    assert sorted(calls) == [("b", None), ("c", "")], calls  # c resumed from its checkpoint, a not touched
+    assert (out / "runs/a/result.json").stat().st_mtime_ns == stamp_a
+    assert second["runs"]["c"]["status"] == "finished" and (out / "runs/c/result.json").is_file()
+    assert second["measurements"]["acc"]["a"] == first["measurements"]["acc"]["a"]
+    calls.clear()
+    fw.run_experiment("tiny", scale="smoke", out=out, verbose=False, resume=True)
+    assert calls == [], "a finished experiment trains nothing on a rerun"
+
+
+def test_an_interrupted_sweep_stops_with_a_hint_and_continues(tmp_path, monkeypatch) -> None:
+    fw = _fw()
+    _tiny(monkeypatch)
+    real = fw._train_one
+
+    def stop_at_b(values):
+        if Path(values["out"]).name == "b":
+            return {"status": "interrupted", "message": "stopped by SIGINT"}
+        return real(values)
+
+    monkeypatch.setattr(fw, "_train_one", stop_at_b)
+    out = tmp_path / "exp"
+    with pytest.raises(fw.ExperimentInterrupted, match="run the same command again"):
+        fw.run_experiment("tiny", scale="smoke", out=out, verbose=False)
+    state = json.loads((out / "experiment.json").read_text())
+    assert state["runs"]["a"]["status"] == "finished"
+    assert not (out / "results.json").exists()
+    monkeypatch.setattr(fw, "_train_one", real)
+    calls = _count_training(monkeypatch)
+    fw.run_experiment("tiny", scale="smoke", out=out, verbose=False)
+    assert sorted(c[0] for c in calls) == ["b", "c"], calls
+
+
+def test_diverged_run_is_recorded_and_not_retried(tmp_path, monkeypatch) -> None:
+    fw = _fw()
+    _tiny(monkeypatch, lrs={"ok": 0.01, "boom": 1e9})
+    out = tmp_path / "exp"
+    r = fw.run_experiment("tiny", scale="smoke", out=out, verbose=False)
+    assert r["runs"]["boom"]["status"] == "diverged", r["runs"]["boom"]
+    assert "the loss became" in r["runs"]["boom"]["message"], r["runs"]["boom"]["message"]
+    assert r["verdicts"][0]["status"] == "inconclusive"
+    assert "| boom | cnn3 | diverged |" in (out / "summary.md").read_text()
+    calls = _count_training(monkeypatch)
+    fw.run_experiment("tiny", scale="smoke", out=out, verbose=False)
+    assert calls == [], calls
+
+
+def test_refusals(tmp_path, monkeypatch) -> None:
+    fw = _fw()
+    _tiny(monkeypatch)
+    out = tmp_path / "exp"
+    with pytest.raises(UserError, match="holds no tiny experiment"):
+        fw.run_experiment("tiny", scale="smoke", out=out, resume=True, verbose=False)
+    fw.run_experiment("tiny", scale="smoke", out=out, verbose=False)
+    with pytest.raises(UserError, match="holds the tiny experiment at scale smoke"):
+        fw.run_experiment("tiny", scale="small", out=out, verbose=False)
+    _tiny(monkeypatch, lrs={"a": 0.5, "b": 0.02, "c": 0.03})  # the plan changed under the same folder
+    with pytest.raises(UserError, match=r"runs/a was trained with another configuration: lr differs"):
+        fw.run_experiment("tiny", scale="smoke", out=out, verbose=False)
+    with pytest.raises(UserError, match="unknown experiment 'tinyy'.*Did you mean 'tiny'"):
+        fw.run_experiment("tinyy", scale="smoke", out=out, verbose=False)
+    with pytest.raises(UserError, match="--train-sizes does not apply to the tiny experiment"):
+        fw.run_experiment("tiny", scale="smoke", out=out, verbose=False, train_sizes=[10])
+    with pytest.raises(UserError, match="give its files with --data-dir"):
+        fw.run_experiment("degradation", scale="small", out=tmp_path / "d", verbose=False)
+
+
+def test_plan_jobs_never_oversubscribes() -> None:
+    plan_jobs = _fw().plan_jobs
+    assert plan_jobs(1, 5, cores=2) == (1, None)
+    assert plan_jobs(2, 5, cores=2) == (2, 1)
+    assert plan_jobs(8, 5, cores=2) == (2, 1)
+    assert plan_jobs(2, 1, cores=2) == (1, None)  # one run left: one process with every core
+    assert plan_jobs(3, 10, cores=8) == (3, 2)
+    with pytest.raises(UserError):
+        plan_jobs(0, 3)
+
+
+def test_find_data(tmp_path) -> None:
+    find = _fw().find_data
+    (tmp_path / "cifar10-jpg.tar.gz").write_bytes(b"")
+    (tmp_path / "mnist").mkdir()
+    (tmp_path / "17flowers.tgz").write_bytes(b"")
+    assert find("cifar10", tmp_path) == str(tmp_path / "cifar10-jpg.tar.gz")
+    assert find("mnist", tmp_path) == str(tmp_path / "mnist")
+    assert find("flowers17", tmp_path) == str(tmp_path / "17flowers.tgz")
+    assert find("cifar10", tmp_path / "cifar10-jpg.tar.gz") == str(tmp_path / "cifar10-jpg.tar.gz")
+    assert find("digits", None) is None
+
+
+@pytest.mark.slow
+def test_two_jobs_train_in_two_processes(tmp_path, monkeypatch) -> None:
+    fw = _fw()
+    _tiny(monkeypatch)
+    monkeypatch.setattr(fw, "usable_cores", lambda: 2)
+    r = fw.run_experiment("tiny", scale="smoke", out=tmp_path / "exp", jobs=2, verbose=False)
+    assert all(r["runs"][k]["status"] == "finished" for k in "abc")
+    threads = [json.loads((tmp_path / f"exp/runs/{k}/env.json").read_text())["torch_threads"] for k in "abc"]
+    assert threads == [1, 1, 1], threads
+
+
+def test_experiment_list_command(capsys) -> None:
+    from classicnets.cli import main
+
+    assert main(["experiment", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("degradation", "batchnorm", "gap"):
+        assert f"{name}:" in out
+    assert "--train-sizes" in out
+    assert main(["experiment", "list", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["name"] for r in rows} >= {"degradation", "batchnorm", "gap"}
+    assert all(set(r["scales"]) == {"smoke", "small", "paper"} for r in rows)
+
+
+def test_experiment_run_refuses_foreign_option(capsys) -> None:
+    from classicnets.cli import main
+
+    assert main(["experiment", "run", "gap", "--scale", "smoke", "--train-sizes", "100"]) == 2
+    assert "--train-sizes does not apply to the gap experiment" in capsys.readouterr().err
