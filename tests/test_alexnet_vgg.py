@@ -223,16 +223,16 @@ def test_too_small_input_is_a_clear_error(name: str, side: int) -> None:
 
 
 def test_dropout_option() -> None:
-    a = _meta("alexnet", dropout=0.2)
+    a = _meta("alexnet", drop_rate=0.2)
     assert [mod.p for mod in a.classifier if isinstance(mod, nn.Dropout)] == [0.2, 0.2]
     assert isinstance(a.classifier[0], nn.Dropout) and isinstance(a.classifier[3], nn.Dropout)
-    v = _meta("vgg16", dropout=0.3)
+    v = _meta("vgg16", drop_rate=0.3)
     assert isinstance(v.classifier[2], nn.Dropout) and isinstance(v.classifier[5], nn.Dropout)
     assert v.classifier[2].p == 0.3 and v.classifier[5].p == 0.3
-    with pytest.raises(ValueError, match="dropout"):
-        _meta("alexnet", dropout=1.0)
-    with pytest.raises(ValueError, match="dropout"):
-        _meta("vgg11", dropout=-0.1)
+    with pytest.raises(ValueError, match="drop_rate"):
+        _meta("alexnet", drop_rate=1.0)
+    with pytest.raises(ValueError, match="drop_rate"):
+        _meta("vgg11", drop_rate=-0.1)
 
 
 @pytest.mark.parametrize("name", ["alexnet", "vgg13"])

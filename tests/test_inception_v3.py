@@ -304,8 +304,8 @@ def test_reset_classifier_also_resets_aux() -> None:
 
 
 def test_bad_options() -> None:
-    with pytest.raises(ValueError, match="dropout"):
-        iv3.InceptionV3(dropout=1.0)
+    with pytest.raises(ValueError, match="drop_rate"):
+        iv3.InceptionV3(drop_rate=1.0)
     with pytest.raises(ValueError, match="num_classes"):
         iv3.InceptionV3(num_classes=0)
 
@@ -313,7 +313,7 @@ def test_bad_options() -> None:
 def test_registered() -> None:
     from classicnets.models import create_model, model_options
 
-    assert set(model_options("inception_v3") or []) >= {"num_classes", "in_chans", "aux_logits", "dropout"}
+    assert set(model_options("inception_v3") or []) >= {"num_classes", "in_chans", "aux_logits", "drop_rate"}
     with torch.device("meta"):
         model = create_model("inception_v3", num_classes=10, aux_logits=True)
     assert isinstance(model, iv3.InceptionV3) and model.num_classes == 10 and model.AuxLogits is not None

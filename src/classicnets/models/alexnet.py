@@ -78,18 +78,18 @@ class AlexNet(ClassifierNet):
     Args:
         num_classes: size of the final layer.
         in_chans: input channels.
-        dropout: drop probability of the two dropout layers of the classifier.
+        drop_rate: drop probability of the two dropout layers of the classifier.
     """
 
-    def __init__(self, *, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> None:
+    def __init__(self, *, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.5) -> None:
         super().__init__(
             num_classes=num_classes,
             in_chans=in_chans,
             default_input_size=(in_chans, 224, 224),
             min_input_size=(in_chans, 63, 63),
         )
-        if not 0.0 <= dropout < 1.0:
-            raise InvalidInputError(f"dropout must be in [0, 1), got {dropout}")
+        if not 0.0 <= drop_rate < 1.0:
+            raise InvalidInputError(f"drop_rate must be in [0, 1), got {drop_rate}")
         self.features = nn.Sequential(
             # N x 3 x 224 x 224
             nn.Conv2d(in_chans, 64, kernel_size=11, stride=4, padding=2),  # 0: N x 64 x 55 x 55
@@ -108,10 +108,10 @@ class AlexNet(ClassifierNet):
         )
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))  # N x 256 x 6 x 6 (identity at 224x224)
         self.classifier = nn.Sequential(
-            nn.Dropout(p=dropout),
+            nn.Dropout(p=drop_rate),
             nn.Linear(256 * 6 * 6, 4096),  # 1: N x 4096
             nn.ReLU(inplace=True),
-            nn.Dropout(p=dropout),
+            nn.Dropout(p=drop_rate),
             nn.Linear(4096, 4096),  # 4: N x 4096
             nn.ReLU(inplace=True),
             nn.Linear(4096, num_classes),  # 6: N x num_classes
@@ -135,7 +135,7 @@ class AlexNet(ClassifierNet):
 
 
 @register_model
-def alexnet(*, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> AlexNet:
+def alexnet(*, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.5) -> AlexNet:
     """AlexNet, single-tower layout (Krizhevsky 2014 / torchvision); 61,100,840 parameters.
 
     Krizhevsky, Sutskever, Hinton 2012 describe the two-GPU original (60M
@@ -143,4 +143,4 @@ def alexnet(*, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5)
     64-192-384-256-256 variant without LRN whose torchvision checkpoints
     everyone uses.  Default input 224x224, smallest 63x63.
     """
-    return AlexNet(num_classes=num_classes, in_chans=in_chans, dropout=dropout)
+    return AlexNet(num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate)

@@ -296,7 +296,7 @@ class InceptionV3(ClassifierNet):
             dead weights and has the 23,834,568 parameters usually quoted.
             Set True to train as the paper did (add its loss, weighted, using
             :meth:`forward_aux`) or to load a checkpoint that contains it.
-        dropout: drop probability before the final fully connected layer.
+        drop_rate: drop probability before the final fully connected layer.
 
     ``forward(x)`` returns the logits in train and eval mode; no input
     transformation is hidden inside (normalize the images yourself).
@@ -311,7 +311,7 @@ class InceptionV3(ClassifierNet):
         num_classes: int = 1000,
         in_chans: int = 3,
         aux_logits: bool = False,
-        dropout: float = 0.5,
+        drop_rate: float = 0.5,
     ) -> None:
         super().__init__(
             num_classes=num_classes,
@@ -319,8 +319,8 @@ class InceptionV3(ClassifierNet):
             default_input_size=(in_chans, 299, 299),
             min_input_size=(in_chans, 75, 75),
         )
-        if not 0.0 <= dropout < 1.0:
-            raise InvalidInputError(f"dropout must be in [0, 1), got {dropout}")
+        if not 0.0 <= drop_rate < 1.0:
+            raise InvalidInputError(f"drop_rate must be in [0, 1), got {drop_rate}")
         self.aux_logits = bool(aux_logits)
         # Stem.
         self.Conv2d_1a_3x3 = _conv(in_chans, 32, 3, stride=2)
@@ -347,7 +347,7 @@ class InceptionV3(ClassifierNet):
         self.Mixed_7c = InceptionE(2048)
         self.num_features = 2048
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.dropout = nn.Dropout(p=dropout)
+        self.dropout = nn.Dropout(p=drop_rate)
         self.fc = nn.Linear(self.num_features, num_classes)
         self._init_weights()
 
@@ -476,7 +476,7 @@ def inception_v3(
     num_classes: int = 1000,
     in_chans: int = 3,
     aux_logits: bool = False,
-    dropout: float = 0.5,
+    drop_rate: float = 0.5,
 ) -> InceptionV3:
     """Inception v3 (Szegedy et al. 2015, "Rethinking the Inception Architecture", Table 1).
 
@@ -485,4 +485,4 @@ def inception_v3(
     multiply-adds at the default 299x299 input; smallest input 75x75.
     ``forward`` returns logits; ``forward_aux`` adds the auxiliary logits.
     """
-    return InceptionV3(num_classes=num_classes, in_chans=in_chans, aux_logits=aux_logits, dropout=dropout)
+    return InceptionV3(num_classes=num_classes, in_chans=in_chans, aux_logits=aux_logits, drop_rate=drop_rate)

@@ -91,7 +91,7 @@ class VGG(ClassifierNet):
         batch_norm: BatchNorm2d after every conv.
         num_classes: size of the final layer.
         in_chans: input channels.
-        dropout: drop probability of the two dropout layers of the classifier.
+        drop_rate: drop probability of the two dropout layers of the classifier.
     """
 
     def __init__(
@@ -101,7 +101,7 @@ class VGG(ClassifierNet):
         batch_norm: bool = False,
         num_classes: int = 1000,
         in_chans: int = 3,
-        dropout: float = 0.5,
+        drop_rate: float = 0.5,
     ) -> None:
         n_pools = sum(1 for item in cfg if item == "M")
         min_side = 2**n_pools
@@ -111,8 +111,8 @@ class VGG(ClassifierNet):
             default_input_size=(in_chans, 224, 224),
             min_input_size=(in_chans, min_side, min_side),
         )
-        if not 0.0 <= dropout < 1.0:
-            raise InvalidInputError(f"dropout must be in [0, 1), got {dropout}")
+        if not 0.0 <= drop_rate < 1.0:
+            raise InvalidInputError(f"drop_rate must be in [0, 1), got {drop_rate}")
         widths = [item for item in cfg if item != "M"]
         if not widths:
             raise InvalidInputError("a VGG configuration needs at least one conv layer")
@@ -123,10 +123,10 @@ class VGG(ClassifierNet):
         self.classifier = nn.Sequential(
             nn.Linear(last * 7 * 7, 4096),  # 0: N x 4096
             nn.ReLU(inplace=True),
-            nn.Dropout(p=dropout),
+            nn.Dropout(p=drop_rate),
             nn.Linear(4096, 4096),  # 3: N x 4096
             nn.ReLU(inplace=True),
-            nn.Dropout(p=dropout),
+            nn.Dropout(p=drop_rate),
             nn.Linear(4096, num_classes),  # 6: N x num_classes
         )
         self._init_weights()
@@ -161,54 +161,54 @@ class VGG(ClassifierNet):
         self.num_classes = int(num_classes)
 
 
-def _vgg(config: str, batch_norm: bool, num_classes: int, in_chans: int, dropout: float) -> VGG:
+def _vgg(config: str, batch_norm: bool, num_classes: int, in_chans: int, drop_rate: float) -> VGG:
     return VGG(CFGS[config], batch_norm=batch_norm, num_classes=num_classes, in_chans=in_chans,
-               dropout=dropout)
+               drop_rate=drop_rate)
 
 
 @register_model
-def vgg11(*, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> VGG:
+def vgg11(*, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.5) -> VGG:
     """VGG-11, configuration A (Simonyan & Zisserman 2014, Tables 1-2); 132,863,336 parameters."""
-    return _vgg("A", False, num_classes, in_chans, dropout)
+    return _vgg("A", False, num_classes, in_chans, drop_rate)
 
 
 @register_model
-def vgg13(*, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> VGG:
+def vgg13(*, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.5) -> VGG:
     """VGG-13, configuration B (Simonyan & Zisserman 2014, Tables 1-2); 133,047,848 parameters."""
-    return _vgg("B", False, num_classes, in_chans, dropout)
+    return _vgg("B", False, num_classes, in_chans, drop_rate)
 
 
 @register_model
-def vgg16(*, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> VGG:
+def vgg16(*, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.5) -> VGG:
     """VGG-16, configuration D (Simonyan & Zisserman 2014, Tables 1-2); 138,357,544 parameters."""
-    return _vgg("D", False, num_classes, in_chans, dropout)
+    return _vgg("D", False, num_classes, in_chans, drop_rate)
 
 
 @register_model
-def vgg19(*, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> VGG:
+def vgg19(*, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.5) -> VGG:
     """VGG-19, configuration E (Simonyan & Zisserman 2014, Tables 1-2); 143,667,240 parameters."""
-    return _vgg("E", False, num_classes, in_chans, dropout)
+    return _vgg("E", False, num_classes, in_chans, drop_rate)
 
 
 @register_model
-def vgg11_bn(*, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> VGG:
+def vgg11_bn(*, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.5) -> VGG:
     """VGG-11 (configuration A) + BatchNorm after every conv (torchvision layout); 132,868,840 parameters."""
-    return _vgg("A", True, num_classes, in_chans, dropout)
+    return _vgg("A", True, num_classes, in_chans, drop_rate)
 
 
 @register_model
-def vgg13_bn(*, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> VGG:
+def vgg13_bn(*, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.5) -> VGG:
     """VGG-13 (configuration B) + BatchNorm after every conv (torchvision layout); 133,053,736 parameters."""
-    return _vgg("B", True, num_classes, in_chans, dropout)
+    return _vgg("B", True, num_classes, in_chans, drop_rate)
 
 
 @register_model
-def vgg16_bn(*, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> VGG:
+def vgg16_bn(*, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.5) -> VGG:
     """VGG-16 (configuration D) + BatchNorm after every conv (torchvision layout); 138,365,992 parameters."""
-    return _vgg("D", True, num_classes, in_chans, dropout)
+    return _vgg("D", True, num_classes, in_chans, drop_rate)
 
 
 @register_model
-def vgg19_bn(*, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> VGG:
+def vgg19_bn(*, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.5) -> VGG:
     """VGG-19 (configuration E) + BatchNorm after every conv (torchvision layout); 143,678,248 parameters."""
-    return _vgg("E", True, num_classes, in_chans, dropout)
+    return _vgg("E", True, num_classes, in_chans, drop_rate)
