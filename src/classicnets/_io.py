@@ -44,3 +44,14 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -
         raise
     fsync_dir(path.parent)
     return path
+
+
+def save_figure(fig: object, path: str | os.PathLike[str], *, dpi: int = 110) -> Path:
+    """Lay out a matplotlib figure, write it as PNG atomically, close it, and return the path."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()  # type: ignore[attr-defined]
+    try:
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))  # type: ignore[attr-defined]
+    finally:
+        plt.close(fig)  # type: ignore[arg-type]

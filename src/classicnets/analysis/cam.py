@@ -47,6 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._io import save_figure
 from ..errors import InvalidInputError
 
 __all__ = ["CAMResult", "cam_weights", "class_activation_maps", "normalize_maps", "overlay", "save_overlays"]
@@ -235,9 +236,4 @@ def save_overlays(path: str | Path, panels: list[tuple[np.ndarray, Any, str]], *
         ax.set_title(caption, fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

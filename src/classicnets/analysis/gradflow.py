@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._io import save_figure
 from ..errors import InvalidInputError
 from .summary import preserve_model
 
@@ -230,12 +231,7 @@ def plot_gradflow(results: list[GradFlow], path: str | Path) -> Path:
         ax.legend(fontsize=8)
     if results:
         fig.suptitle(f"gradient flow ({results[0].source}; {results[0].data})", fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 #: The two regimes compared for the CIFAR plain / residual nets (model options).

@@ -52,6 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._io import save_figure
 from ..errors import InvalidInputError
 from .summary import preserve_model
 
@@ -345,12 +346,7 @@ def plot_paths(result: PathGradients, path: str | Path) -> Path:
     for ax in axes:
         ax.grid(True, alpha=0.3)
     fig.suptitle(f"{result.model}: paths and their gradients ({result.source}; {result.data})", fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def parse_lengths(text: str | Sequence[int] | None, n: int) -> list[int] | None:

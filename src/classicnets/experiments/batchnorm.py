@@ -36,6 +36,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from .._io import save_figure
 from .framework import (
     Context,
     Experiment,
@@ -389,11 +390,7 @@ def _plt() -> Any:
 
 
 def _save(fig: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    _plt().close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _fig1a(path: Path, plain: list[dict[str, Any]], bn: list[dict[str, Any]]) -> Path:

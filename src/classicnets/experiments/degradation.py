@@ -25,6 +25,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from .._io import save_figure
 from .framework import (
     Context,
     Experiment,
@@ -349,11 +350,7 @@ def _size_figure(path: Path, sizes: list[int], gaps: dict[str, dict[str, list[fl
         ax.set_title(f"{'training' if what == 'train' else 'test'} error gap (points)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 EXPERIMENT = register_experiment(Experiment(

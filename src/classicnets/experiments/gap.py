@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._io import save_figure
 from ..errors import InvalidInputError
 from .framework import (
     Context,
@@ -434,11 +435,7 @@ def _size_figure(path: Path, rows: list[tuple[str, dict[int, float | None], dict
     ax.set_title("one network, many input sizes (no retraining)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 EXPERIMENT = register_experiment(Experiment(

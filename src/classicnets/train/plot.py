@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from .._io import save_figure
 from ..errors import InvalidInputError
 from .rundir import CSV_COLUMNS, read_metrics
 
@@ -61,12 +62,7 @@ def plot_runs(runs: list[str | Path], *, metric: str = "val_acc", out: str | Pat
             ax.set_yscale("log")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper right")
-    fig.tight_layout()
-    out = Path(out) if out else paths[0] / "curves.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_figure(fig, Path(out) if out else paths[0] / "curves.png", dpi=100)
 
 
 def _label(run: Path) -> str:
