@@ -407,10 +407,12 @@ def test_init_options() -> None:
     kaiming = classicnets.create_model("resnet56")
     glorot = classicnets.create_model("resnet56", init="glorot")
     w_k, w_g = kaiming.layer3[1].conv1.weight, glorot.layer3[1].conv1.weight  # 64 -> 64, 3x3
-    fan = 64 * 9
+    fan = 64 * 9  # fan_in = fan_out for a 64 -> 64 conv
     assert abs(float(w_k.std()) / (2 / fan) ** 0.5 - 1) < 0.05, float(w_k.std())
     assert abs(float(w_g.std()) / (2 / (2 * fan)) ** 0.5 - 1) < 0.05, float(w_g.std())
     assert float(glorot.fc.bias.abs().sum()) == 0.0
+    stem = kaiming.conv1.weight  # 3 -> 16: the CIFAR nets use fan_in (27), the ImageNet ones fan_out
+    assert abs(float(stem.std()) / (2 / 27) ** 0.5 - 1) < 0.15, float(stem.std())
     assert all(float(b.weight.min()) == 1.0 for b in kaiming.modules() if isinstance(b, nn.BatchNorm2d))
 
 

@@ -370,7 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         q = data_sub.add_parser(cmd, help=text)
         q.add_argument("name", help="cifar10, cifar100, mnist, fashion_mnist, flowers17, imagefolder, digits")
-        q.add_argument("--root", help="the dataset's archive or folder (default: where `data download` put it)")
+        q.add_argument("--root", "--data-dir", dest="root",
+                       help="the dataset's archive or folder (default: where `data download` put it)")
         q.add_argument("--size", type=int, help="flowers17/imagefolder: side of the cached square images")
         q.add_argument("--cache-dir", help="cache folder (default: $CLASSICNETS_CACHE or ~/.cache/classicnets)")
         q.add_argument("--workers", type=int, help="image-decoding processes (default: cores, at most 4)")
@@ -381,7 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
         q.set_defaults(func=func)
     q = data_sub.add_parser("download", help="download the official files, checked against published md5s")
     q.add_argument("name", help="cifar10, cifar100, mnist, fashion_mnist, flowers17")
-    q.add_argument("--root", help="folder to download into (default: <cache>/downloads/NAME)")
+    q.add_argument("--root", "--data-dir", dest="root",
+                   help="folder to download into (default: <cache>/downloads/NAME)")
     q.add_argument("--base-url", help="fetch the files from this mirror instead of the official location")
     q.add_argument("--cache-dir", help="cache folder (for the default --root)")
     q.set_defaults(func=cmd_data_download)
@@ -434,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     def measure_args(q: argparse.ArgumentParser, batch_size: int) -> None:
         q.add_argument("--checkpoint", metavar="PATH", help="weights to load (default: measure at initialization)")
         q.add_argument("--dataset", metavar="NAME", help="real batches from this dataset (default: random inputs)")
-        q.add_argument("--root", metavar="PATH", help="the dataset's file or folder")
+        q.add_argument("--data-dir", "--root", dest="root", metavar="PATH", help="the dataset's file or folder")
         q.add_argument("--split", default="test", help="dataset split (test)")
         q.add_argument("--batches", type=int, default=1, metavar="N", help="batches averaged (1)")
         q.add_argument("--batch-size", type=int, default=batch_size, metavar="B", help=f"({batch_size})")
