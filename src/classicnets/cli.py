@@ -538,7 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
     q = exp_sub.add_parser("run", help="run an experiment (rerunning the same command continues it)",
                            description="Train the experiment's runs (finished runs are skipped, interrupted ones "
                            "resumed), then write results.json, figures/*.png and summary.md with VERDICT lines.")
-    q.add_argument("name", metavar="NAME", help="degradation, batchnorm, gap (`classicnets experiment list`)")
+    q.add_argument("name", metavar="NAME", help="an experiment name (`classicnets experiment list`)")
     q.add_argument("--scale", choices=SCALES, default="small",
                    help="smoke: seconds on digits; small (default): about an hour on a 2-core CPU; paper: the "
                    "papers' protocol")

@@ -1,8 +1,8 @@
 """Analysis: per-layer summaries, the papers' tables computed from the models, comparisons,
-calculators, gradient flow and path lengths.
+calculators, gradient flow, path lengths, lesions, calibration and class activation maps.
 
 >>> from classicnets.analysis import summarize, make_table, compare
->>> from classicnets.analysis._build import build_meta
+>>> from classicnets.models import build_meta
 >>> s = summarize(build_meta("resnet50"))          # counted on the meta device
 >>> round(s.macs / 1e9, 2), s.params
 (3.86, 25557032)
@@ -13,6 +13,7 @@ Conventions (MACs, FLOPs, the op classes counted beside them) are in
 :data:`CONVENTION` and printed with every summary; see ``docs/analysis.md``.
 """
 
+from . import calibration, cam, lesion  # noqa: F401  (modules: classicnets.analysis.lesion, ...)
 from ._build import build_meta, parse_options, parse_size
 from ._data import dataset_batches, random_batches
 from ._render import FORMATS, TextTable, print_result

@@ -2,7 +2,7 @@
 
 >>> from classicnets.experiments import list_experiments, run_experiment
 >>> list_experiments()
-['batchnorm', 'degradation', 'gap']
+['batchnorm', 'degradation', 'factorization', 'gap', 'inception', 'lesion', 'paths']
 >>> results = run_experiment("degradation", scale="smoke", out="experiments/demo")  # doctest: +SKIP
 >>> [v["line"] for v in results["verdicts"]]  # doctest: +SKIP
 
@@ -15,7 +15,7 @@ each experiment and its scales.
 
 from __future__ import annotations
 
-from . import batchnorm, degradation, gap  # noqa: F401  (register the experiments)
+from . import batchnorm, degradation, factorization, gap, inception, lesion, paths  # noqa: F401  (register the experiments)
 from .framework import (
     SCALES,
     STATUSES,

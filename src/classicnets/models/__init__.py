@@ -3,7 +3,7 @@
 Importing this package registers every family's builders.
 """
 
-from . import alexnet, googlenet, inception_v3, nin, resnet, small, vgg  # noqa: F401  (registration)
+from . import alexnet, cifar_variants, googlenet, inception_v3, nin, resnet, small, vgg  # noqa: F401  (registration)
 from ._registry import create_model, list_models, model_options, register_model
 from .base import ClassifierNet
 from .fold import fold_batchnorm

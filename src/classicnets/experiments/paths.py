@@ -1,0 +1,238 @@
+"""``paths``: short paths carry the gradient of a residual network.
+
+Veit, Wilber, Belongie 2016, Sec. 5 and Figure 6 (the lecture's "short paths carry the gradient"): a
+network of n residual blocks unrolls into 2^n paths whose lengths (the residual branches they pass through)
+follow Binomial(n, 1/2), so most paths are about n/2 blocks long; yet the gradient that reaches the
+network's early layers comes almost entirely from short paths (5 to 17 of ResNet-110's 54 blocks).
+
+The three panels of Figure 6, for the trained residual network and for the same network at
+initialization (rebuilt with the run's seed, which is exactly the run's starting point):
+
+(a) the number of paths of each length, C(n, k) (:func:`classicnets.analysis.path_length_distribution`);
+(b) the gradient magnitude at the input of the first block of one path of each length, by Veit's sampling
+    method (:func:`classicnets.analysis.path_gradients`: k sampled blocks pass the gradient only through
+    their residual branch, the others only through their shortcut);
+(c) the total gradient carried by all paths of each length: (b) times the number of paths.
+
+The network is the ``lesion`` experiment's residual network: trained by this experiment's sweep (the same
+configuration, so the same weights), or taken with ``--from DIR`` from finished runs (e.g.
+``experiments/lesion-small`` or ``experiments/degradation-small``: the deepest ResNet found).
+
+Verdict (:func:`verdict_short_paths`, per state): the shortest range of lengths that carries 90% of the
+total gradient, against the network's depth in blocks.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from .._io import save_figure
+from .framework import Context, Experiment, Report, RunRecord, RunSpec, Verdict, register_experiment
+from .lesion import FROM_OPTION, find_run_dirs, parse_from, pick_pair, train_specs
+from .lesion import SCALES as LESION_SCALES
+
+#: Per scale: the gradient sampling (the network and its training come from the lesion experiment's scale).
+SCALES: dict[str, dict[str, Any]] = {
+    "smoke": {"batches": 1, "batch_size": 32, "samples": 1},
+    "small": {"batches": 2, "batch_size": 64, "samples": 8},
+    "paper": {"batches": 4, "batch_size": 128, "samples": 16},
+}
+FRACTION = 0.9
+
+
+# -- verdicts (pure functions of the measurements) -----------------------------------------------------------------
+def share_below_half(shares: list[float], lengths: list[int], n: int) -> float:
+    """Share of the total gradient carried by paths shorter than n / 2 blocks (the mean path length)."""
+    return sum(s for k, s in zip(lengths, shares, strict=True) if k < n / 2)
+
+
+def verdict_short_paths(state: str, n: int, grad_range: tuple[int, int], path_range: tuple[int, int],
+                        below_half: float, *, paths_share: float, trained: bool = True,
+                        fraction: float = FRACTION) -> Verdict:
+    """Is the gradient carried by paths much shorter than the typical path?
+
+    ``grad_range``: the shortest range of lengths carrying ``fraction`` of the total gradient;
+    ``path_range``: the range holding 95% of the paths; ``below_half``: the share of the total gradient from
+    paths shorter than n/2; ``paths_share``: the share of all paths whose length lies in ``grad_range``.
+    Supported when the whole gradient range is at most n/2 (half the depth in blocks); not supported when
+    the gradient is spread like the paths themselves (at most 60% of it from paths shorter than n/2);
+    inconclusive otherwise, or for a network that has not learned (``trained`` False).
+    """
+    a, b = grad_range
+    claim = (f"Short paths carry the gradient ({state}): the paths that carry {100 * fraction:.0f}% of the total "
+             f"gradient are at most half as long as the network is deep in blocks (Veit et al. Fig. 6: 5-17 of "
+             "ResNet-110's 54 blocks).")
+    evidence = (f"{n} residual blocks, mean path length {n / 2:g}, 95% of the paths {path_range[0]}..{path_range[1]} "
+                f"blocks long; {100 * fraction:.0f}% of the gradient comes from paths {a}..{b} blocks long "
+                f"({100 * paths_share:.2g}% of all paths); {100 * below_half:.0f}% of it from paths shorter than "
+                f"{n / 2:g}.")
+    if not trained:
+        return Verdict(claim, "inconclusive", evidence, "the network has barely learned (training error above half "
+                       "the chance level): its gradients are not those of a trained network.")
+    if b <= n / 2:
+        return Verdict(claim, "supported", evidence)
+    if below_half <= 0.6:
+        return Verdict(claim, "not supported", evidence + " The gradient is spread over the path lengths much as the "
+                       "paths themselves are.")
+    return Verdict(claim, "inconclusive", evidence, f"most of the gradient comes from short paths, but the "
+                   f"{100 * fraction:.0f}% range reaches beyond half the depth.")
+
+
+# -- plan and analysis ---------------------------------------------------------------------------------------------
+def plan(ctx: Context) -> list[RunSpec]:
+    if parse_from(ctx.options.get("from")):
+        return []
+    return train_specs(ctx, ("resnet",))
+
+
+def _network(ctx: Context, runs: dict[str, RunRecord]) -> tuple[RunRecord, list[str]]:
+    src = parse_from(ctx.options.get("from"))
+    if src:
+        res, _, _ = pick_pair(find_run_dirs(src))
+        return res, [f"Network taken from a finished run (--from): {res.label}, {res.run_dir}."]
+    d = LESION_SCALES[ctx.scale]["depth"]
+    return runs[f"resnet{d}"], []
+
+
+def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
+    import torch
+
+    from ..analysis import TextTable, dataset_batches, path_gradients
+    from ..errors import InvalidInputError
+    from ..models import create_model
+    from ..train.runs import load_trained
+    from .measure import pick_device
+
+    sc = SCALES[ctx.scale]
+    run, notes = _network(ctx, runs)
+    if run.diverged:
+        raise InvalidInputError(f"{run.label} diverged during training ({run.message}); no trained network.")
+    dev = pick_device(ctx.device)
+    trained = load_trained(run.run_dir)
+    cfg = run.config
+    data_dir = ctx.data_path(cfg["dataset"]) if ctx.data_dir else cfg.get("data_dir")
+    batches, info = dataset_batches(cfg["dataset"], root=data_dir, split="test", batch_size=sc["batch_size"],
+                                    batches=sc["batches"], seed=0, device=dev)
+    c = trained.input_size[0] if trained.input_size else 3
+    # fit() seeds torch with the run's seed right before it builds the model, so this is the run's own start.
+    torch.manual_seed(int(cfg.get("seed", 0)))
+    init = create_model(cfg["model"], num_classes=len(trained.classes or []) or 10, in_chans=c,
+                        **(cfg.get("model_args") or {}))
+    n_classes = len(trained.classes or []) or 10
+    train_err = 100 * (1 - run.final.get("train_acc", 0.0))
+    learned = train_err < 50 * (1 - 1 / n_classes)
+    results = {}
+    for state, model in (("initialization", init), ("trained", trained.model)):
+        ctx.log(f"  path gradients of {cfg['model']} ({state}), {sc['samples']} sample(s) per length")
+        results[state] = path_gradients(model.to(dev), batches, samples=sc["samples"], seed=0, name=cfg["model"],
+                                        source=state, data=info["text"])
+    verdicts, rows = [], []
+    for state, r in results.items():
+        a, b = r.gradient_range(FRACTION)
+        below = share_below_half(r.total_share, r.lengths, r.n)
+        verdicts.append(verdict_short_paths(state, r.n, (a, b), r.path_range(0.95), below,
+                                            paths_share=r.paths_share(a, b),
+                                            trained=learned or state == "initialization"))
+        rows.append({"state": state, "blocks": r.n, "range_90": [a, b], "paths_share_of_range": r.paths_share(a, b),
+                     "gradient_share_below_half": below, "path_range_95": list(r.path_range(0.95)),
+                     "grad_shortest": r.magnitude[0], "grad_longest": r.magnitude[-1]})
+    n = results["trained"].n
+    tables = [
+        TextTable(title=f"Where the gradient comes from: {cfg['model']} ({n} residual blocks), "
+                        f"{100 * FRACTION:.0f}% range of the total gradient",
+                  columns=["state", "90% of the gradient", "share of all paths", "gradient from paths < n/2",
+                           "95% of the paths", "grad/path at length 0", f"grad/path at length {n}"],
+                  cells=[[r["state"], f"{r['range_90'][0]}..{r['range_90'][1]}",
+                          f"{100 * r['paths_share_of_range']:.3g}%", f"{100 * r['gradient_share_below_half']:.0f}%",
+                          f"{r['path_range_95'][0]}..{r['path_range_95'][1]}", f"{r['grad_shortest']:.3e}",
+                          f"{r['grad_longest']:.3e}"] for r in rows],
+                  records=rows, right={2, 3, 5, 6}),
+        TextTable(title="Per path length: fraction of paths, gradient norm of one path, share of the total gradient",
+                  columns=["length", "paths", *(f"grad/path ({s})" for s in results),
+                           *(f"share ({s})" for s in results)],
+                  cells=[[str(k), f"{d:.3e}", *(f"{results[s].magnitude[i]:.3e}" for s in results),
+                          *(f"{100 * results[s].total_share[i]:.2f}%" for s in results)]
+                         for i, (k, d) in enumerate(zip(results["trained"].lengths, results["trained"].distribution,
+                                                        strict=True))],
+                  right={0, 1, 2, 3, 4, 5}),
+    ]
+    figures = [_fig6(ctx.figures / "fig6_paths.png", results, cfg["model"])]
+    measurements = {"model": cfg["model"], "run": str(run.run_dir), "blocks": n, "fraction": FRACTION,
+                    "final_train_err": train_err, "summary": rows,
+                    "paths": {s: r.as_dict() for s, r in results.items()}}
+    notes += [
+        f"Gradient per path length by Veit et al.'s sampling: {sc['samples']} random block subset(s) per length and "
+        f"batch, {sc['batches']} batch(es) of {sc['batch_size']} {info['text'].split(',')[0]} images; the norm is "
+        "that of the loss gradient at the first block's input (classicnets.analysis.paths explains the hooks and "
+        "the ReLU after each addition, which is on every path).",
+        "Total gradient of a length = gradient of one path of that length x the number of such paths, C(n, k).",
+        "Initialization: the network rebuilt with the run's seed, exactly the weights the run started from.",
+    ]
+    if ctx.scale != "paper":
+        notes.append(f"Paper scale: ResNet-110 (54 blocks); this {ctx.scale} scale measures {cfg['model']}.")
+    return Report(measurements=measurements, verdicts=verdicts, tables=tables, figures=figures, notes=notes)
+
+
+def _fig6(path: Path, results: dict[str, Any], model: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..analysis import path_length_distribution
+
+    first = next(iter(results.values()))
+    n = first.n
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    axes[0].bar(range(n + 1), [math.comb(n, k) for k in range(n + 1)], color="tab:gray")
+    axes[0].set_yscale("log")
+    axes[0].set_title(f"(a) number of paths of each length, C({n}, k)")
+    axes[0].set_ylabel("paths")
+    share_ax = axes[0].twinx()
+    share_ax.plot(range(n + 1), path_length_distribution(n), color="k", linewidth=0.8)
+    share_ax.set_ylabel("fraction of paths")
+    colors = {"initialization": "tab:green", "trained": "tab:red"}
+    for state, r in results.items():
+        axes[1].plot(r.lengths, [max(m, 1e-45) for m in r.magnitude], "o-", markersize=3, color=colors[state],
+                     label=state)
+        a, b = r.gradient_range(FRACTION)
+        axes[2].plot(r.lengths, [100 * s for s in r.total_share], "o-", markersize=3, color=colors[state],
+                     label=f"{state}: 90% from lengths {a}..{b}")
+        axes[2].axvspan(a - 0.5, b + 0.5, color=colors[state], alpha=0.12)
+    axes[1].set_yscale("log")
+    axes[1].set_title("(b) gradient magnitude of one path")
+    axes[1].set_ylabel("gradient norm at the first block's input")
+    axes[2].axvline(n / 2, color="grey", linestyle=":", linewidth=1, label=f"mean path length {n / 2:g}")
+    axes[2].set_title("(c) total gradient per path length")
+    axes[2].set_ylabel("share of the total gradient (%)")
+    for ax in axes:
+        ax.set_xlabel("path length (residual blocks)")
+        ax.grid(True, alpha=0.3)
+    axes[1].legend(fontsize=8)
+    axes[2].legend(fontsize=8)
+    fig.suptitle(f"{model}: paths and their gradients (Veit et al. Fig. 6)", fontsize=10)
+    return save_figure(fig, path)
+
+
+EXPERIMENT = register_experiment(Experiment(
+    name="paths",
+    title="Short paths carry the gradient: path lengths of a residual network (Veit et al. 2016, Figure 6)",
+    reproduces="Veit, Wilber, Belongie 2016, Sec. 5 and Figure 6 (ResNet-110 on CIFAR-10: path-length "
+               "distribution, gradient per path length, total gradient per length)",
+    summary="path lengths follow Binomial(n, 1/2) but the gradient comes from short paths (Veit et al. Fig. 6)",
+    plan=plan,
+    analyze=analyze,
+    scales={
+        "smoke": "digits, ResNet-20 (9 blocks) trained 60 iterations, one sample per length: seconds; checks the "
+                 "pipeline, not the claim",
+        "small": "CIFAR-10, ResNet-56 (27 blocks) as in the lesion and degradation experiments (3,000 iterations; "
+                 "or --from experiments/lesion-small, which skips training), 8 samples per length on 2 batches of "
+                 "64: about 30 minutes of training on a 2-core CPU, then about 5 minutes of measurement",
+        "paper": "CIFAR-10, ResNet-110 (54 blocks), 64k iterations, 16 samples per length on 4 batches of 128: hours "
+                 "on one GPU",
+    },
+    options=(FROM_OPTION,),
+    needs_data={"small": "cifar10", "paper": "cifar10"},
+))
