@@ -76,11 +76,14 @@ class ClassifierNet(nn.Module):
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
 
-    def get_classifier(self) -> nn.Module:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def get_classifier(self) -> nn.Module:
+        """The final classifier layer: ``self.fc`` unless a family overrides this."""
+        return self.fc
 
-    def reset_classifier(self, num_classes: int) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the final classifier by a fresh ``nn.Linear`` with ``num_classes`` outputs."""
+        self.fc = new_linear_like(self.fc, num_classes)
+        self.num_classes = int(num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)

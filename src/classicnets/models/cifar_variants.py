@@ -160,12 +160,6 @@ class FactorizedCifar(ClassifierNet):
         x = torch.flatten(self.avgpool(x), 1)  # N x 128
         return x if pre_logits else self.fc(x)  # N x num_classes
 
-    def get_classifier(self) -> nn.Module:
-        return self.fc
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.fc = new_linear_like(self.fc, num_classes)
-        self.num_classes = int(num_classes)
 
 
 @register_model(FactorizedCifar)

@@ -66,7 +66,7 @@ from torch import nn
 
 from ..errors import InvalidInputError
 from ._registry import register_model
-from .base import ClassifierNet, new_linear_like
+from .base import ClassifierNet
 
 __all__ = ["MlpConv", "NiN", "nin", "nin_cifar10"]
 
@@ -391,12 +391,6 @@ class NiNFC(ClassifierNet):
         x = torch.flatten(x, 1)  # N x (C * h * w)
         return x if pre_logits else self.fc(x)
 
-    def get_classifier(self) -> nn.Module:
-        return self.fc
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.fc = new_linear_like(self.fc, num_classes)
-        self.num_classes = int(num_classes)
 
 
 @register_model

@@ -524,12 +524,6 @@ class ResNet(ClassifierNet):
         x = torch.flatten(self.avgpool(x), 1)  # N x 512e
         return x if pre_logits else self.fc(x)  # N x num_classes
 
-    def get_classifier(self) -> nn.Module:
-        return self.fc
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.fc = new_linear_like(self.fc, num_classes)
-        self.num_classes = int(num_classes)
 
 
 def _imagenet(

@@ -67,7 +67,7 @@ from torch import nn
 
 from ..errors import InvalidInputError
 from ._registry import register_model
-from .base import ClassifierNet, new_linear_like
+from .base import ClassifierNet
 from .layers import BasicConv2d
 
 
@@ -178,12 +178,6 @@ class MNISTMLP(ClassifierNet):
             h = layer.act(z)
         return pre
 
-    def get_classifier(self) -> nn.Module:
-        return self.fc
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.fc = new_linear_like(self.fc, num_classes)
-        self.num_classes = int(num_classes)
 
 
 class CNN3(ClassifierNet):
@@ -221,12 +215,6 @@ class CNN3(ClassifierNet):
         x = torch.flatten(self.global_pool(x), 1)  # N x 128
         return x if pre_logits else self.fc(x)
 
-    def get_classifier(self) -> nn.Module:
-        return self.fc
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.fc = new_linear_like(self.fc, num_classes)
-        self.num_classes = int(num_classes)
 
 
 @register_model
