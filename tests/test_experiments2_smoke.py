@@ -5,34 +5,14 @@ few dozen steps on digits: the pipeline is checked, not the claims)."""
 from __future__ import annotations
 
 import json
-import re
-from pathlib import Path
 
 import pytest
+from experiment_checks import check_outputs
 
 
-def _check_outputs(out: Path, result: dict, *, runs: set[str], figures: set[str], verdicts: int) -> dict:
-    from PIL import Image
-
-    data = json.loads((out / "results.json").read_text())
-    assert data["scale"] == "smoke" and set(data["runs"]) == runs, sorted(data["runs"])
-    for key in runs:
-        assert (out / "runs" / key / "config.toml").is_file(), key
-    for k in ("environment", "measurements", "verdicts", "command", "wall_s", "tables"):
-        assert k in data, k
-    assert len(data["verdicts"]) == verdicts, [v["line"] for v in data["verdicts"]]
-    assert {Path(f).name for f in data["figures"]} == figures, data["figures"]
-    for f in data["figures"]:
-        with Image.open(out / f) as im:
-            assert im.format == "PNG" and im.size[0] > 400, (f, im.size)
-    summary = (out / "summary.md").read_text()
-    lines = [ln[2:] for ln in summary.splitlines() if ln.startswith("- VERDICT (")]
-    assert lines == [v["line"] for v in data["verdicts"]], "summary.md must state every verdict of results.json"
-    for ln in lines:
-        assert re.match(r"VERDICT \((supported|not supported|inconclusive)\): .+ Measured: .+", ln), ln
-    assert "- command: `classicnets experiment run" in summary and "- wall time:" in summary
-    assert result["summary_path"] == str(out / "summary.md")
-    return data
+def _check_outputs(out, result, *, runs, figures, verdicts):
+    return check_outputs(out, result, runs=runs, figures=figures, verdicts=verdicts, extra_keys=("tables",),
+                         min_width=400)
 
 
 def test_lesion_smoke_then_from_its_runs(tmp_path) -> None:

@@ -5,10 +5,9 @@ pipeline is checked, not the claims)."""
 from __future__ import annotations
 
 import json
-import re
-from pathlib import Path
 
 import pytest
+from experiment_checks import check_outputs
 
 
 def _engine_supports(option: str) -> bool:
@@ -17,37 +16,12 @@ def _engine_supports(option: str) -> bool:
     return engine_supports(option)
 
 
-def _check_outputs(out: Path, result: dict, *, runs: set[str], figures: set[str]) -> None:
-    from PIL import Image
-
-    data = json.loads((out / "results.json").read_text())
-    assert data["scale"] == "smoke" and set(data["runs"]) == runs, sorted(data["runs"])
-    for key in runs:
-        assert (out / "runs" / key / "config.toml").is_file(), key
-        assert data["runs"][key]["config"]["model"], key
-    for k in ("environment", "measurements", "verdicts", "command", "wall_s"):
-        assert k in data, k
-    assert data["environment"]["torch"] and data["environment"]["cpu_count"]
-    assert data["verdicts"], "no verdicts"
-    assert {Path(f).name for f in data["figures"]} == figures, data["figures"]
-    for f in data["figures"]:
-        with Image.open(out / f) as im:
-            assert im.format == "PNG" and im.size[0] > 200, (f, im.size)
-    summary = (out / "summary.md").read_text()
-    lines = [ln[2:] for ln in summary.splitlines() if ln.startswith("- VERDICT (")]
-    assert lines == [v["line"] for v in data["verdicts"]], "summary.md must state every verdict of results.json"
-    for ln in lines:
-        assert re.match(r"VERDICT \((supported|not supported|inconclusive)\): .+ Measured: .+", ln), ln
-    assert "- command: `classicnets experiment run" in summary and "- wall time:" in summary
-    assert result["summary_path"] == str(out / "summary.md")
-
-
 def test_degradation_smoke(tmp_path) -> None:
     from classicnets.experiments import run_experiment
 
     out = tmp_path / "degradation"
     r = run_experiment("degradation", scale="smoke", out=out, verbose=False)
-    _check_outputs(out, r, runs={"plain20", "plain32", "resnet20", "resnet32"},
+    check_outputs(out, r, runs={"plain20", "plain32", "resnet20", "resnet32"},
                    figures={"fig6_plain.png", "fig6_resnet.png", "gradflow_initialization.png",
                             "gradflow_trained.png"})
     m = r["measurements"]
@@ -66,7 +40,7 @@ def test_batchnorm_smoke(tmp_path) -> None:
     out = tmp_path / "batchnorm"
     r = run_experiment("batchnorm", scale="smoke", out=out, verbose=False)
     keys = {"mlp", "mlp-bn"} | {f"cnn3{b}-lr{f}x" for b in ("", "-bn") for f in (1, 5, 30)}
-    _check_outputs(out, r, runs=keys, figures={"fig1a_mlp_test_accuracy.png",
+    check_outputs(out, r, runs=keys, figures={"fig1a_mlp_test_accuracy.png",
                                                "fig1bc_sigmoid_input_percentiles.png", "cnn3_test_accuracy.png"})
     curve = r["measurements"]["curves"]["mlp-bn"]
     assert [row["step"] for row in curve] == [0, 10, 20, 30, 40]
@@ -82,7 +56,7 @@ def test_gap_smoke_via_the_command_line(tmp_path, capsys) -> None:
     printed = capsys.readouterr().out
     assert printed.count("VERDICT (") == 3 and f"summary: {out / 'summary.md'}" in printed
     r = json.loads((out / "results.json").read_text())
-    _check_outputs(out, {**r, "summary_path": str(out / "summary.md")}, runs={"gap", "fc"},
+    check_outputs(out, {**r, "summary_path": str(out / "summary.md")}, runs={"gap", "fc"},
                    figures={"accuracy_vs_input_size.png", "cam_grid.png"})
     m = r["measurements"]["partitions"]["default"]
     assert m["fc_acc"]["8"] is not None and all(m["fc_acc"][s] is None for s in ("6", "12", "16"))
