@@ -174,7 +174,7 @@ def _default_root(spec: DatasetSpec, cache_dir: Path) -> Path:
     root = cache_dir / "downloads" / spec.name
     if not root.exists():
         raise MissingFileError(
-            f"{spec.name}: no root given and nothing downloaded at {root}; pass root=PATH (--root PATH) "
+            f"{spec.name}: no root given and nothing downloaded at {root}; pass root=PATH (--data-dir PATH) "
             f"or run `classicnets data download {spec.name}`."
         )
     return root
@@ -266,7 +266,7 @@ def prepare(
     if spec.needs_root:
         root_path = Path(root).expanduser() if root is not None else _default_root(spec, cdir)
         if not root_path.exists():
-            raise MissingFileError(f"{spec.name}: {root_path} does not exist; check --root.")
+            raise MissingFileError(f"{spec.name}: {root_path} does not exist; check --data-dir.")
     else:
         root_path = Path(root) if root is not None else Path(".")
     source = spec.locate(root_path)

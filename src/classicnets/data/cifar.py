@@ -164,7 +164,7 @@ def _locate(name: str, root: Path) -> Source:
         f"{name}: found neither {lay['archive']} nor {lay['folder']}/ in {root}"
         + (" (nor an image-folder tree or cifar10*.tar.gz archive of the ten classes)" if name == "cifar10"
            else "")
-        + f"; download it with `classicnets data download {name} --root {root}`."
+        + f"; download it with `classicnets data download {name} --data-dir {root}`."
     )
 
 

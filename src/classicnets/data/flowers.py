@@ -63,7 +63,7 @@ def _locate(root: Path) -> Source:
     else:
         raise MissingFileError(
             f"flowers17: found neither 17flowers.tgz nor jpg/image_0001.jpg in {root}; download it with "
-            f"`classicnets data download flowers17 --root {root}`."
+            f"`classicnets data download flowers17 --data-dir {root}`."
         )
     if mat is not None and mat.is_file():
         src.extra["splits_file"] = mat

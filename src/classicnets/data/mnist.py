@@ -106,7 +106,7 @@ def _locate(name: str, root: Path) -> Source:
             raise MissingFileError(f"{name}: {folder} lacks {', '.join(m + '[.gz]' for m in missing)}")
     raise MissingFileError(
         f"{name}: no IDX files (train-images-idx3-ubyte[.gz], ...) in {root}; download them with "
-        f"`classicnets data download {name} --root {root}`."
+        f"`classicnets data download {name} --data-dir {root}`."
     )
 
 
