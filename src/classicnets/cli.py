@@ -75,7 +75,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-# >>> data command functions (issue 4)
+# -- data ----------------------------------------------------------------------
 def _data_load_kwargs(args: argparse.Namespace) -> dict:
     kw = {"size": args.size, "cache_dir": args.cache_dir, "workers": args.workers, "on_error": args.on_error}
     if args.partition is not None:
@@ -137,9 +137,9 @@ def cmd_data_download(args: argparse.Namespace) -> int:
     for path in download(args.name, args.root, base_url=args.base_url, progress=True, cache_dir=args.cache_dir):
         print(path)
     return 0
-# <<< end of data command functions
 
-# >>> analysis command functions (issue 5)
+
+# -- analysis ------------------------------------------------------------------
 def cmd_summary(args: argparse.Namespace) -> int:
     from .analysis import build_meta, parse_options, parse_size, print_result, summarize
 
@@ -220,9 +220,9 @@ def cmd_paths(args: argparse.Namespace) -> int:
         plot_paths(result, out / f"paths_{args.model}.png")
         print(f"wrote {out / f'paths_{args.model}.csv'} and {out / f'paths_{args.model}.png'}")
     return 0
-# <<< end of analysis command functions
 
-# >>> training command functions (issue 7)
+
+# -- training ------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> int:
     from .train import TrainingInterrupted, fit
     from .train.config import from_namespace
@@ -281,9 +281,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     demo(out=args.out, epochs=args.epochs, models=tuple(args.models.split(",")), verbose=True)
     return 0
-# <<< end of training command functions
 
-# >>> experiment command functions (issue 8)
+
+# -- experiments ---------------------------------------------------------------
 def cmd_experiment_list(args: argparse.Namespace) -> int:
     from .experiments import get_experiment, list_experiments
 
@@ -329,9 +329,9 @@ def cmd_cam(args: argparse.Namespace) -> int:
     for r in write_cams(args.run, args.images, out=args.out, model=args.model, device=args.device):
         print(f"{r['out']}: {r['class']} ({100 * r['prob']:.1f}%)")
     return 0
-# <<< end of experiment command functions
 
-# >>> report command functions (issue 9)
+
+# -- report --------------------------------------------------------------------
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import write_report
 
@@ -342,7 +342,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     for w in found.warnings:
         print(f"warning: {w}", file=sys.stderr)
     return 0
-# <<< end of report command functions
 
 
 # -- parser --------------------------------------------------------------------
@@ -361,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=cmd_models)
 
-    # >>> data commands (issue 4) are added below this line
+    # data
     p = sub.add_parser("data", help="datasets: info, import into the cache, download")
     data_sub = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
     for cmd, func, text in (
@@ -387,9 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--base-url", help="fetch the files from this mirror instead of the official location")
     q.add_argument("--cache-dir", help="cache folder (for the default --root)")
     q.set_defaults(func=cmd_data_download)
-    # <<< end of data commands
 
-    # >>> analysis commands (issue 5)
+    # analysis
     fmt_help = "table (rich), csv, json or markdown"
     p = sub.add_parser("summary", help="per-layer output shapes, parameters, MACs, receptive fields")
     p.add_argument("model", help="a registered model name (`classicnets models` lists them)")
@@ -460,9 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distribution-only", action="store_true", help="print the Binomial distribution only")
     measure_args(p, 32)
     p.set_defaults(func=cmd_paths)
-    # <<< end of analysis commands
 
-    # >>> training commands (issue 7)
+    # training
     from .train.config import PRECISIONS, add_arguments
 
     p = sub.add_parser("train", help="train a model on a dataset (options: docs/training.md)",
@@ -523,9 +520,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=float, default=None, help="epochs per model (default: the demo's)")
     p.add_argument("--models", default="plain56,resnet56", help="comma-separated models (default plain56,resnet56)")
     p.set_defaults(func=cmd_demo)
-    # <<< end of training commands
 
-    # >>> experiment commands (issue 8)
+    # experiments
     from .experiments import SCALES
     from .experiments.framework import all_options
 
@@ -562,9 +558,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model name (checked against the run's)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     p.set_defaults(func=cmd_cam)
-    # <<< end of experiment commands
 
-    # >>> report commands (issue 9)
+    # report
     p = sub.add_parser("report", help="one self-contained HTML page (or Markdown) of runs and experiments "
                        "(docs/report.md)",
                        description="Render run directories and experiment directories (or every one found under "
@@ -580,7 +575,6 @@ def build_parser() -> argparse.ArgumentParser:
                    "it at the top of the report, instead of stopping with the error")
     p.add_argument("--title", default="classicnets report", help="the report's title")
     p.set_defaults(func=cmd_report)
-    # <<< end of report commands
     return parser
 
 
