@@ -64,15 +64,14 @@ pool needs 3x3 at conv5, the second needs 7x7, the first 15x15, and conv1
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from ..errors import InvalidInputError
 from ._registry import register_model
-from .base import ClassifierNet, new_linear_like
+from .base import MLPHeadNet
 
 
-class AlexNet(ClassifierNet):
+class AlexNet(MLPHeadNet):
     """Single-tower AlexNet (see the module docstring for how it differs from 2012).
 
     Args:
@@ -116,22 +115,6 @@ class AlexNet(ClassifierNet):
             nn.ReLU(inplace=True),
             nn.Linear(4096, num_classes),  # 6: N x num_classes
         )
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)  # N x 256 x 6 x 6 at 224x224
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = torch.flatten(self.avgpool(x), 1)  # N x 9216
-        if pre_logits:
-            return self.classifier[:-1](x)  # N x 4096
-        return self.classifier(x)
-
-    def get_classifier(self) -> nn.Module:
-        return self.classifier[-1]
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.classifier[-1] = new_linear_like(self.classifier[-1], num_classes)
-        self.num_classes = int(num_classes)
 
 
 @register_model

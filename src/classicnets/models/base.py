@@ -90,6 +90,32 @@ class ClassifierNet(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
+class MLPHeadNet(ClassifierNet):
+    """Base of the nets laid out as ``features`` -> ``avgpool`` -> ``classifier`` (AlexNet, VGG).
+
+    ``classifier`` is an ``nn.Sequential`` of fully connected layers whose last
+    entry is the final ``nn.Linear``; ``pre_logits`` stops right before it.
+    """
+
+    features: nn.Module
+    avgpool: nn.Module
+    classifier: nn.Sequential
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.flatten(self.avgpool(x), 1)  # N x (C * h * w) of the pooled map
+        return self.classifier[:-1](x) if pre_logits else self.classifier(x)
+
+    def get_classifier(self) -> nn.Module:
+        return self.classifier[-1]
+
+    def reset_classifier(self, num_classes: int) -> None:
+        self.classifier[-1] = new_linear_like(self.classifier[-1], num_classes)
+        self.num_classes = int(num_classes)
+
+
 def new_linear_like(old: nn.Linear, num_classes: int) -> nn.Linear:
     """A fresh ``nn.Linear`` with ``old``'s input size, dtype and device and ``num_classes`` outputs."""
     if num_classes < 1:

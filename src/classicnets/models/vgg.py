@@ -42,12 +42,11 @@ lets every configuration train from scratch.
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from ..errors import InvalidInputError
 from ._registry import register_model
-from .base import ClassifierNet, new_linear_like
+from .base import MLPHeadNet
 
 # Table 1 of the paper: output channels of each 3x3 conv, "M" for a 2x2/2 max pool.
 CFGS: dict[str, list[int | str]] = {
@@ -82,7 +81,7 @@ def make_features(cfg: list[int | str], *, in_chans: int = 3, batch_norm: bool =
     return nn.Sequential(*layers)
 
 
-class VGG(ClassifierNet):
+class VGG(MLPHeadNet):
     """A VGG network from a layer list (see :data:`CFGS`).
 
     Args:
@@ -143,22 +142,6 @@ class VGG(ClassifierNet):
             elif isinstance(m, nn.Linear):
                 nn.init.normal_(m.weight, mean=0.0, std=0.01)
                 nn.init.zeros_(m.bias)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)  # N x 512 x 7 x 7 at 224x224
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = torch.flatten(self.avgpool(x), 1)  # N x 25088
-        if pre_logits:
-            return self.classifier[:-1](x)  # N x 4096
-        return self.classifier(x)
-
-    def get_classifier(self) -> nn.Module:
-        return self.classifier[-1]
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.classifier[-1] = new_linear_like(self.classifier[-1], num_classes)
-        self.num_classes = int(num_classes)
 
 
 def _vgg(config: str, batch_norm: bool, num_classes: int, in_chans: int, drop_rate: float) -> VGG:
