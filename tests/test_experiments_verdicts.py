@@ -42,7 +42,9 @@ def test_verdict_line_and_status_check() -> None:
     (e(10.0, 12.0), e(14.0, 15.0), "supported", "not overfitting"),
     (e(10.0, 12.0), e(8.0, 14.0), "not supported", "overfitting"),
     (e(10.0, 12.0), e(10.3, 12.1), "inconclusive", "margin"),
-    (e(60.0, 61.0), e(70.0, 71.0), "inconclusive", "chance"),
+    (e(60.0, 61.0), e(70.0, 71.0), "inconclusive", "plain-20's training error is above half the chance"),
+    # the deep net stuck near chance while the shallow one learned: that is the degradation
+    (e(25.8, 25.5), e(66.4, 65.0), "supported", "not overfitting"),
 ])
 def test_verdict_plain(shallow, deep, status, phrase) -> None:
     v = _deg().verdict_plain(shallow, deep, depths=(20, 56))
@@ -61,6 +63,18 @@ def test_verdict_residual(shallow, deep, status) -> None:
     v = _deg().verdict_residual(shallow, deep, depths=(20, 56))
     assert v.status == status, v.line()
     assert "ResNet-56" in v.claim and "ResNet-20" in v.claim
+
+
+def test_verdict_residual_shortened_run_cannot_refute() -> None:
+    """A deeper ResNet behind after a shortened schedule is inconclusive; after the full one, not supported."""
+    shallow, deep = e(20.6, 21.6), e(28.4, 28.3)
+    short = _deg().verdict_residual(shallow, deep, depths=(20, 56), schedule_fraction=3000 / 64000)
+    assert short.status == "inconclusive", short.line()
+    assert "4.7% of the paper's 64k iterations" in short.line()
+    full = _deg().verdict_residual(shallow, deep, depths=(20, 56), schedule_fraction=1.0)
+    assert full.status == "not supported", full.line()
+    ahead = _deg().verdict_residual(shallow, e(18.0, 19.0), depths=(20, 56), schedule_fraction=0.05)
+    assert ahead.status == "supported", ahead.line()
 
 
 @pytest.mark.parametrize(("gaps", "status", "phrase"), [
