@@ -46,6 +46,10 @@ def test_lesion_smoke_then_from_its_runs(tmp_path) -> None:
     assert [row["resnet_err"] for row in again["measurements"]["single_deletion"]] == \
         [row["resnet_err"] for row in single]
     assert "--from" in again["command"] and any("--from" in n for n in again["notes"])
+    # an experiment that took its networks with --from stands for its sources (paths --from lesion-small)
+    from classicnets.experiments.lesion import find_run_dirs
+
+    assert find_run_dirs([out2]) == find_run_dirs([out]) == sorted((out / "runs").iterdir())
 
     # paths on the same trained network (--from a run directory), no training
     out3 = tmp_path / "paths-from"
@@ -63,8 +67,18 @@ def test_from_without_a_resnet_is_a_clear_error(tmp_path) -> None:
     from classicnets.errors import InvalidInputError
     from classicnets.experiments import run_experiment
 
-    with pytest.raises(InvalidInputError, match="no finished ResNet run"):
-        run_experiment("lesion", scale="smoke", out=tmp_path / "x", verbose=False, **{"from": str(tmp_path)})
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InvalidInputError, match=f"--from {empty}: no run directory"):
+        run_experiment("lesion", scale="smoke", out=tmp_path / "x", verbose=False, **{"from": str(empty)})
+    plain = tmp_path / "runs" / "plain20"
+    plain.mkdir(parents=True)
+    (plain / "config.toml").write_text('model = "plain20"\ndataset = "digits"\n')
+    (plain / "data.json").write_text("{}")
+    (plain / "result.json").write_text("{}")
+    with pytest.raises(InvalidInputError, match="no finished ResNet run .* among .*plain20"):
+        run_experiment("lesion", scale="smoke", out=tmp_path / "x", verbose=False,
+                       **{"from": str(tmp_path / "runs")})
     with pytest.raises(InvalidInputError, match="no such file"):
         run_experiment("paths", scale="smoke", out=tmp_path / "y", verbose=False,
                        **{"from": str(tmp_path / "missing")})

@@ -239,3 +239,21 @@ def test_random_swaps_and_deletions_are_seeded_and_legal() -> None:
     assert d == sorted(d) and len(set(d)) == 5 and set(d) <= set(cands)
     with pytest.raises(InvalidInputError):
         random_swaps(t, len(pairs) + 1, random.Random(0))
+
+
+def test_stratified_subset_of_a_class_sorted_split() -> None:
+    """Test splits stored class by class (the CIFAR-10 JPEG tarball): the subset has every class in proportion."""
+    import numpy as np
+
+    from classicnets.experiments.lesion import stratified_subset
+
+    labels = np.repeat(np.arange(10), 1000)  # sorted by class, as the shared tarball's test split is
+    keep = stratified_subset(labels, 2000, seed=0)
+    assert len(keep) == 2000 and len(set(keep.tolist())) == 2000 and (np.diff(keep) > 0).all()
+    assert np.bincount(labels[keep], minlength=10).tolist() == [200] * 10
+    assert (stratified_subset(labels, 2000, seed=0) == keep).all()  # seeded
+    assert not (stratified_subset(labels, 2000, seed=1) == keep).all()
+    uneven = np.array([0] * 7 + [1] * 3)
+    assert np.bincount(uneven[stratified_subset(uneven, 5)]).tolist() == [4, 1]  # 3.5 / 1.5: remainders break ties
+    with pytest.raises(InvalidInputError, match="cannot draw 11 of 10"):
+        stratified_subset(uneven, 11)

@@ -261,19 +261,39 @@ def parse_from(text: str | list[str] | None) -> list[Path]:
     return [Path(t.strip()).expanduser() for t in items]
 
 
-def find_run_dirs(paths: list[Path]) -> list[Path]:
-    """Run directories (``config.toml`` and ``data.json``) at or below each path, in a stable order."""
+def find_run_dirs(paths: list[Path], _seen: set[Path] | None = None) -> list[Path]:
+    """Run directories (``config.toml`` and ``data.json``) at or below each path, in a stable order.
+
+    An experiment directory that trained nothing itself because it took its
+    networks with ``--from`` (its ``experiment.json`` says so) stands for those
+    sources: ``--from experiments/lesion-small`` finds the degradation runs the
+    lesion experiment used.
+    """
+    import json
+
+    seen = _seen if _seen is not None else set()
     found: list[Path] = []
     for p in paths:
         if not p.exists():
             raise InvalidInputError(f"--from {p}: no such file or folder.")
+        if p.resolve() in seen:
+            continue
+        seen.add(p.resolve())
         if (p / "config.toml").is_file() and (p / "data.json").is_file():
             found.append(p)
             continue
-        for cfg in sorted(p.rglob("config.toml")):
-            d = cfg.parent
-            if (d / "data.json").is_file() and d not in found:
-                found.append(d)
+        here = [c.parent for c in sorted(p.rglob("config.toml")) if (c.parent / "data.json").is_file()]
+        if not here and (p / "experiment.json").is_file():
+            try:
+                sources = json.loads((p / "experiment.json").read_text()).get("options", {}).get("from")
+            except (OSError, ValueError, AttributeError):
+                sources = None
+            here = find_run_dirs(parse_from(sources), seen) if sources else []
+        if not here:
+            raise InvalidInputError(f"--from {p}: no run directory (config.toml and data.json) at or below it; "
+                                    "give a run, an experiment or a folder of runs, "
+                                    "e.g. experiments/degradation-small.")
+        found.extend(d for d in here if d not in found)
     return found
 
 
@@ -306,9 +326,9 @@ def pick_pair(run_dirs: list[Path]) -> tuple[RunRecord, RunRecord | None, list[s
             cands.append((m.group(1), int(m.group(2)), cfg.get("train_subset") is None, d, str(cfg.get("dataset"))))
     res = [c for c in cands if c[0] == "resnet"]
     if not res:
-        raise InvalidInputError("--from: no finished ResNet run (resnet20, resnet56, ...) found in "
+        raise InvalidInputError("--from: no finished ResNet run (resnet20, resnet56, ...) among "
                                 + ", ".join(str(d) for d in run_dirs[:5]) + (" ..." if len(run_dirs) > 5 else "")
-                                + (" (no run directories at all)" if not run_dirs else "") + ".")
+                                + ".")
     res.sort(key=lambda c: (-c[1], not c[2], str(c[3])))
     _, depth, _, rdir, dataset = res[0]
     plain = [c for c in cands if c[0] == "plain" and c[1] == depth and c[4] == dataset]
@@ -356,7 +376,12 @@ def plan(ctx: Context) -> list[RunSpec]:
 
 # -- measurements ------------------------------------------------------------------------------------------------
 def eval_batches(ctx: Context, run: RunRecord, trained: Any, limit: int | None) -> tuple[list[Any], int, str]:
-    """Normalized test batches of a run's dataset (the first ``limit`` images), kept in memory."""
+    """Normalized test batches of a run's dataset, kept in memory.
+
+    With ``limit`` below the split's size, a seeded, class-stratified subset of
+    ``limit`` images (:func:`stratified_subset`): test splits are often stored
+    class by class, so their first images are not a sample.
+    """
     import dataclasses
 
     from ..train.rundir import read_json
@@ -368,12 +393,35 @@ def eval_batches(ctx: Context, run: RunRecord, trained: Any, limit: int | None) 
     ds = load_split(cfg["dataset"], data_dir, "test", facts.get("cache_size"))
     total = len(ds)
     if limit and limit < total:
-        ds = dataclasses.replace(ds, images=ds.images[:limit], labels=ds.labels[:limit])
+        keep = stratified_subset(ds.labels, limit, seed=0)
+        ds = dataclasses.replace(ds, images=ds.images[keep], labels=ds.labels[keep])
     crop = trained.input_size[1] if trained.input_size and trained.input_size[1] != ds.images.shape[1] else None
     out = list(batches(ds, trained.mean, trained.std, batch_size=500, crop=crop, device=pick_device(ctx.device)))
-    text = (f"the first {len(ds):,} of the {total:,} {cfg['dataset']} test images" if len(ds) < total
+    text = (f"{len(ds):,} of the {total:,} {cfg['dataset']} test images (seeded, stratified by class)"
+            if len(ds) < total
             else f"all {total:,} {cfg['dataset']} test images")
     return out, len(ds), text
+
+
+def stratified_subset(labels: Any, n: int, *, seed: int = 0) -> Any:
+    """Sorted indices of ``n`` items drawn per class in proportion to its share (seeded).
+
+    Each class gets ``floor(n * share)`` items; the ones left over go to the
+    classes with the largest remainders, so the result has exactly ``n`` indices.
+    """
+    import numpy as np
+
+    labels = np.asarray(labels)
+    if not 0 < n <= len(labels):
+        raise InvalidInputError(f"cannot draw {n} of {len(labels)} items.")
+    rng = np.random.default_rng([seed, 11])
+    classes, counts = np.unique(labels, return_counts=True)
+    want = n * counts / len(labels)
+    take = np.floor(want).astype(int)
+    for i in np.argsort(-(want - take), kind="stable")[: n - int(take.sum())]:
+        take[i] += 1
+    picked = [rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, take, strict=True)]
+    return np.sort(np.concatenate(picked))
 
 
 def test_error(model: Any, batches: list[Any], device: Any) -> float:
