@@ -189,3 +189,97 @@ def test_experiment_run_refuses_foreign_option(capsys) -> None:
 
     assert main(["experiment", "run", "gap", "--scale", "smoke", "--train-sizes", "100"]) == 2
     assert "--train-sizes does not apply to the gap experiment" in capsys.readouterr().err
+
+
+_LONG_SWEEP = '''
+import sys
+
+import torch
+
+torch.set_num_threads(1)
+from classicnets.experiments import framework as fw
+from classicnets.train import TrainConfig
+
+
+def plan(ctx):
+    return [fw.RunSpec(k, TrainConfig(model="cnn3", dataset="digits", steps=10**6, batch_size=32, lr=0.01,
+                                      threads=1, ckpt_every_steps=10**6)) for k in "abc"]
+
+
+def analyze(ctx, runs):
+    return fw.Report(measurements={}, verdicts=[])
+
+
+fw._EXPERIMENTS["long"] = fw.Experiment(name="long", title="long", reproduces="-", summary="-", plan=plan,
+                                        analyze=analyze, scales={s: s for s in fw.SCALES})
+if __name__ == "__main__":
+    try:
+        fw.run_experiment("long", scale="smoke", out=sys.argv[1], jobs=2)
+    except fw.ExperimentInterrupted as e:
+        print(e.hint, flush=True)
+        sys.exit(130)
+'''
+
+
+def _children(pid: int) -> set[int]:
+    kids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.add(int(stat.parent.name))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return text.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_signal_to_the_parent_stops_a_parallel_sweep_with_checkpoints(tmp_path) -> None:
+    """SIGINT to the sweep's parent alone (as `kill -INT`, not a terminal's Ctrl-C to the whole group)
+    must stop its workers promptly, each running run with a checkpoint, and leave no worker behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import torch
+
+    if _fw().usable_cores() < 2 or not Path("/proc/self/stat").exists():
+        pytest.skip("needs 2 cores and Linux's /proc to run two workers and list them")
+    script = tmp_path / "long_sweep.py"
+    script.write_text(_LONG_SWEEP)
+    out = tmp_path / "exp"
+    proc = subprocess.Popen([sys.executable, str(script), str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not all((out / "runs" / k / "metrics.jsonl").exists() for k in "ab"):
+            assert proc.poll() is None, proc.communicate()[0]
+            assert time.monotonic() < deadline, "the two runs did not start within 120 s"
+            time.sleep(0.2)
+        time.sleep(1.0)  # both inside their training loops
+        workers = _children(proc.pid)
+        assert len(workers) >= 2, workers
+        proc.send_signal(signal.SIGINT)
+        log, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, log
+    assert "run the same command again" in log, log
+    for k in "ab":  # the running runs wrote their checkpoints (none was due before the end)
+        ckpt = torch.load(out / "runs" / k / "checkpoints/last.pt", weights_only=True)
+        assert ckpt["step"] > 0, (k, ckpt["step"])
+    c = out / "runs/c"  # queued behind them: never started, or stopped at its first step
+    assert not c.exists() or (c / "checkpoints/last.pt").is_file()
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(w) for w in workers), "workers left running after the sweep stopped"

@@ -295,8 +295,8 @@ class ExperimentInterrupted(Exception):
 
     def __init__(self, out: Path, detail: str = "") -> None:
         self.out = out
-        self.hint = (f"interrupted{': ' + detail if detail else ''}. Finished runs are kept and the interrupted "
-                     f"one has a checkpoint; run the same command again to continue ({out}).")
+        self.hint = (f"interrupted{': ' + detail if detail else ''}. Finished runs are kept and interrupted "
+                     f"ones have checkpoints; run the same command again to continue ({out}).")
         super().__init__(self.hint)
 
 
@@ -424,10 +424,52 @@ def run_sweep(ctx: Context, specs: Sequence[RunSpec]) -> dict[str, RunRecord]:
                 interrupted = spec.key
                 break
     elif todo:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        interrupted = _run_pool(ctx, todo, processes, threads, record)
+    if interrupted:
+        raise ExperimentInterrupted(ctx.out, f"run {interrupted} stopped by a signal")
 
-        with ProcessPoolExecutor(max_workers=processes, mp_context=mp.get_context("spawn")) as pool:
+    records: dict[str, RunRecord] = {}
+    for spec in specs:
+        records[spec.key] = _load_record(spec, runs_dir / spec.key, outcomes.get(spec.key, {}))
+    return records
+
+
+def _worker_init() -> None:
+    """Start a sweep worker in its own process group, with stop signals deferred between runs.
+
+    A terminal's Ctrl-C then reaches only the parent, which sends each worker exactly one
+    SIGTERM (two would abort a run without its checkpoint); a signal that lands while a
+    worker is between runs stops the next run at its first step instead of being lost.
+    """
+    if hasattr(os, "setpgrp"):
+        os.setpgrp()
+    from ..train.loop import defer_stop_signals
+
+    defer_stop_signals()
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _run_pool(ctx: Context, todo: list[tuple[RunSpec, dict[str, Any]]], processes: int, threads: int,
+              record: Callable[[str, dict[str, Any]], None]) -> str:
+    """Train ``todo`` in ``processes`` worker processes; return the key of a run stopped by a signal, or ''.
+
+    SIGINT or SIGTERM to this process stops the sweep: pending runs are cancelled and each running
+    one writes its checkpoint and returns before this function raises :class:`ExperimentInterrupted`.
+    """
+    import multiprocessing as mp
+    import signal
+    import threading
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    interrupted = ""
+    main_thread = threading.current_thread() is threading.main_thread()
+    old_term = signal.signal(signal.SIGTERM, _raise_interrupt) if main_thread else None
+    try:
+        with ProcessPoolExecutor(max_workers=processes, mp_context=mp.get_context("spawn"),
+                                 initializer=_worker_init) as pool:
             futures = {}
             for spec, values in todo:
                 values = {**values, "threads": threads, "progress": "none"}
@@ -441,15 +483,20 @@ def run_sweep(ctx: Context, specs: Sequence[RunSpec]) -> dict[str, RunRecord]:
                     if outcome["status"] == "interrupted":
                         interrupted = spec.key
             except KeyboardInterrupt:
+                ctx.log(f"{ctx.experiment}: stopping; each running run writes its checkpoint first")
+                for fut in futures:
+                    fut.cancel()
+                for proc in mp.active_children():
+                    proc.terminate()  # SIGTERM: the run checkpoints and returns "interrupted"
                 pool.shutdown(wait=True, cancel_futures=True)
+                for fut, spec in futures.items():
+                    if fut.done() and not fut.cancelled() and fut.exception() is None:
+                        record(spec.key, fut.result())
                 raise ExperimentInterrupted(ctx.out) from None
-    if interrupted:
-        raise ExperimentInterrupted(ctx.out, f"run {interrupted} stopped by a signal")
-
-    records: dict[str, RunRecord] = {}
-    for spec in specs:
-        records[spec.key] = _load_record(spec, runs_dir / spec.key, outcomes.get(spec.key, {}))
-    return records
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+    return interrupted
 
 
 def _log_outcome(ctx: Context, key: str, outcome: dict[str, Any]) -> None:

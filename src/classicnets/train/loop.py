@@ -264,7 +264,15 @@ def seed_everything(seed: int) -> None:
 
 # -- signals ----------------------------------------------------------------------------------------
 class StopSignals:
-    """Turn SIGINT/SIGTERM into a flag the loop checks after each step (main thread only)."""
+    """Turn SIGINT/SIGTERM into a flag the loop checks after each step (main thread only).
+
+    ``pending`` is a signal that arrived before any loop was listening, in a process that
+    called :func:`defer_stop_signals` (an experiment's worker process): the next loop
+    stops at its first step, with a checkpoint, instead of running to its end.
+    """
+
+    pending = 0
+    deferring = False  # set by defer_stop_signals: a stop, once asked for, holds for every later loop
 
     def __init__(self) -> None:
         self.signum = 0
@@ -274,16 +282,34 @@ class StopSignals:
         if threading.current_thread() is threading.main_thread():
             for s in (signal.SIGINT, signal.SIGTERM):
                 self._old[s] = signal.signal(s, self._handle)
+        self.signum = self.signum or StopSignals.pending  # after installing: no signal falls between
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.signum:  # a second signal: stop now
             raise KeyboardInterrupt
         self.signum = signum
+        if StopSignals.deferring:
+            StopSignals.pending = signum
 
     def __exit__(self, *exc: Any) -> None:
         for s, h in self._old.items():
             signal.signal(s, h)
+
+
+def _remember_stop(signum: int, frame: Any) -> None:
+    StopSignals.pending = signum
+
+
+def defer_stop_signals() -> None:
+    """Make SIGINT/SIGTERM outside a training loop a request for the next loop to stop.
+
+    For worker processes that run several trainings one after the other: a signal that
+    lands between two runs (or while its data loads) must neither kill the worker nor be lost.
+    """
+    StopSignals.deferring = True
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, _remember_stop)
 
 
 # -- the run directory ----------------------------------------------------------------------------
