@@ -93,3 +93,19 @@ def test_crash_during_write_keeps_previous_file(tmp_path, monkeypatch) -> None:
         classicnets.save_weights(_model(), path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.safetensors"]
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path, monkeypatch) -> None:
+    """A written file is readable as a plain open() would leave it (not the 0600 of a temporary file),
+    and rewriting a file keeps the mode its owner gave it."""
+    import stat
+    from pathlib import Path
+
+    from classicnets import _io
+
+    monkeypatch.setattr(_io, "_UMASK", 0o022)
+    new = _io.atomic_write(tmp_path / "a.txt", lambda tmp: Path(tmp).write_text("x"))
+    assert stat.S_IMODE(new.stat().st_mode) == 0o644
+    os.chmod(new, 0o640)
+    _io.atomic_write(new, lambda tmp: Path(tmp).write_text("y"))
+    assert stat.S_IMODE(new.stat().st_mode) == 0o640 and new.read_text() == "y"

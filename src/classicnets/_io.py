@@ -2,7 +2,9 @@
 
 ``atomic_write`` writes through a temporary file in the destination folder,
 fsyncs it, then renames it onto the destination, so a crash at any moment
-leaves either the old file or the new one, never half of one.
+leaves either the old file or the new one, never half of one.  The new file
+gets the permissions a plain ``open(path, "w")`` would give it (the old file's,
+or 0o666 less the umask), not the owner-only mode of a temporary file.
 """
 
 from __future__ import annotations
@@ -27,6 +29,15 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -> Path:
     """Call ``write(tmp_path)``, fsync, then rename the temporary file onto ``path``."""
     path = Path(path)
@@ -35,6 +46,11 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -
     os.close(fd)
     try:
         write(tmp)
+        try:
+            mode = path.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            mode = 0o666 & ~_UMASK
+        os.chmod(tmp, mode)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -19,6 +19,7 @@ history    the metrics rows written so far (metrics.csv and metrics.jsonl are
 best       the best validation accuracy so far and its epoch
 config     the result-changing config values and their hash
 model_name the registered model name, for a clear refusal of a mismatch
+wall_s     the run's wall time so far, over all its sessions (older checkpoints: absent)
 ========== =====================================================================
 
 It is written with :func:`classicnets.models.weights.atomic_write` (a

@@ -111,7 +111,9 @@ class TrainConfig:
     # -- numerics and speed ---------------------------------------------------------
     precision: str = opt("auto", "auto: bf16 autocast where the hardware runs bf16 natively, else fp32; "
                          "fp16 (with a gradient scaler) only on CUDA", choices=PRECISIONS)
-    channels_last: bool = opt(False, "channels-last memory format for the model and inputs", run_control=True)
+    channels_last: bool | None = opt(None, "channels-last memory format for the model and inputs; default: on "
+                                     "when bf16/fp16 autocast runs (about 10% faster for ResNet-20 on this "
+                                     "CPU), off in fp32", run_control=True)
     compile: bool = opt(False, "torch.compile the model", run_control=True)
     device: str = opt("auto", "where to train (auto: cuda when available)", choices=DEVICES, run_control=True)
     threads: int | None = opt(None, "torch intra-op threads (default: torch's choice)", metavar="N",

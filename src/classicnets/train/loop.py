@@ -58,7 +58,7 @@ class RunResult:
     best: dict[str, Any]  # the row with the best val_acc
     test: dict[str, Any] | None  # the final model on the test split (when a val split was held out)
     weights: dict[str, Path] = field(default_factory=dict)
-    wall_s: float = 0.0
+    wall_s: float = 0.0  # over all sessions of a resumed run (each counted up to its last checkpoint)
     model: nn.Module | None = field(default=None, repr=False)  # the trained model (unwrapped), on its device
 
 
@@ -424,7 +424,8 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
         elif info.is_main:
             print("--sync-bn: torch's SyncBatchNorm runs on CUDA only; the CPU run keeps per-rank BatchNorm.",
                   file=sys.stderr)
-    if cfg.channels_last:
+    channels_last = cfg.channels_last if cfg.channels_last is not None else amp_dtype is not None
+    if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(cfg, model)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
@@ -447,8 +448,10 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
     history: list[dict[str, Any]] = []
     best: dict[str, Any] = {"val_acc": -1.0, "epoch": 0}
     state = None
+    wall_before = 0.0  # wall time of the earlier sessions of a resumed run, up to their last checkpoint
     if resume_from is not None:
         state = ckpt.load_checkpoint(resume_from)
+        wall_before = float(state.get("wall_s", 0.0))
         check_resume(state, cfg, resume_from)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -513,6 +516,7 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
                 "scaler": scaler.state_dict() if scaler.is_enabled() else {},
                 "step": step, "epoch": position[0], "batch": position[1], "rng": rng_all,
                 "totals": sums, "history": history, "best": best, "model_name": cfg.model,
+                "wall_s": wall_before + time.perf_counter() - t_start,
                 "config": {"values": {k: values[k] for k in result_keys()}, "hash": cfg_hash},
             })
 
@@ -537,7 +541,7 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
                     lr = schedule.lr_at(step)
                     for group in optimizer.param_groups:
                         group["lr"] = lr
-                    if cfg.channels_last:
+                    if channels_last:
                         x = x.contiguous(memory_format=torch.channels_last)
                     with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
                                         enabled=amp_dtype is not None):
@@ -592,7 +596,7 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
                 val = evaluate(model, eval_batches(data.val, cfg.batch_size // info.world_size, eval_tf, device,
                                                    info),
                                num_classes=num_classes, device=device, amp_dtype=amp_dtype,
-                               channels_last=cfg.channels_last, info=info)
+                               channels_last=channels_last, info=info)
                 if not math.isfinite(loss_sum):
                     raise NonFiniteLossError(f"the loss became non-finite in epoch {epoch + 1}; stopped. The "
                                              f"last good checkpoint is kept in {ckpt_path}. {advice}")
@@ -623,14 +627,14 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
     if not data.val_is_test:
         r = evaluate(model, eval_batches(data.test, cfg.batch_size // info.world_size, eval_tf, device, info),
                      num_classes=num_classes, device=device, amp_dtype=amp_dtype,
-                     channels_last=cfg.channels_last, info=info)
+                     channels_last=channels_last, info=info)
         test = {"test_loss": r.loss, "test_acc": r.top1, "test_top5": r.top5}
     epoch_rows = [r for r in history if r["kind"] == "epoch"]
     final = epoch_rows[-1] if epoch_rows else {}
     best_row = next((r for r in epoch_rows if r["epoch"] == best["epoch"]), final)
     weights = {"final": weights_dir / "final.safetensors", "best": weights_dir / "best.safetensors",
                "checkpoint": ckpt_path}
-    wall = time.perf_counter() - t_start
+    wall = wall_before + time.perf_counter() - t_start
     if info.is_main:
         save_weights(model, weights["final"])
         write_json(run_dir / "result.json", {"final": final, "best": best_row, "test": test,
