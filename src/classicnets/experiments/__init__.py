@@ -15,39 +15,7 @@ each experiment and its scales.
 
 from __future__ import annotations
 
-from . import batchnorm, degradation, factorization, gap, inception, lesion, paths  # noqa: F401  (register the experiments)
-from .framework import (
-    SCALES,
-    STATUSES,
-    Context,
-    Experiment,
-    ExperimentInterrupted,
-    Option,
-    Report,
-    RunRecord,
-    RunSpec,
-    Verdict,
-    find_data,
-    get_experiment,
-    list_experiments,
-    register_experiment,
-    run_experiment,
-)
+from . import batchnorm, degradation, factorization, framework, gap, inception, lesion, paths  # noqa: F401  (register the experiments)
+from .framework import *  # noqa: F403  (the public API is framework's __all__)
 
-__all__ = [
-    "SCALES",
-    "STATUSES",
-    "Context",
-    "Experiment",
-    "ExperimentInterrupted",
-    "Option",
-    "Report",
-    "RunRecord",
-    "RunSpec",
-    "Verdict",
-    "find_data",
-    "get_experiment",
-    "list_experiments",
-    "register_experiment",
-    "run_experiment",
-]
+__all__ = list(framework.__all__)
