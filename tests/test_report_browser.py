@@ -103,9 +103,10 @@ def probe(binary: str, page: Path, window: str = "390,844") -> dict:
     """Load ``page`` with the probe script in front and return what it found."""
     text = page.read_text()
     assert text.count("<head>") == 1
-    checked = page.with_name(page.stem + "-probe.html")
-    checked.write_text(text.replace("<head>", "<head>" + PROBE, 1))
-    r = run_chromium(binary, checked.as_uri(), "--dump-dom", f"--window-size={window}")
+    with tempfile.TemporaryDirectory(prefix="report-probe-") as tmp:  # never beside the page itself
+        checked = Path(tmp) / page.name
+        checked.write_text(text.replace("<head>", "<head>" + PROBE, 1))
+        r = run_chromium(binary, checked.as_uri(), "--dump-dom", f"--window-size={window}")
     start = r.stdout.find('<pre id="report-probe">')
     assert start >= 0, f"the probe did not run (chromium exit {r.returncode}): {r.stderr[-800:]}"
     body = r.stdout[start + len('<pre id="report-probe">'):].split("</pre>", 1)[0]
