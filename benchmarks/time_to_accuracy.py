@@ -13,10 +13,9 @@ one.  ``--paper-run`` names a finished ``resnet-cifar`` run on the same data:
 its final accuracy is the second target (to be reached within 40 epochs).
 Targets: >= 89% within 30 epochs; the paper recipe's final accuracy within 40.
 
-On a CPU with several cores, two processes of one thread each train ResNet-20
-faster than one process of two threads (its convolutions are too small to split
-well); ``torchrun --nproc-per-node 2 benchmarks/time_to_accuracy.py ...`` trains
-with DistributedDataParallel (the same global batch) and rank 0 prints.
+``torchrun --nproc-per-node N benchmarks/time_to_accuracy.py ...`` trains with
+DistributedDataParallel (the same global batch; rank 0 prints), e.g. on several
+GPUs.  On this project's 2-core CPU it is not faster than one process.
 """
 
 from __future__ import annotations

@@ -221,14 +221,16 @@ if __name__ == "__main__":
 '''
 
 
-def _children(pid: int) -> set[int]:
+def _workers(pid: int) -> set[int]:
+    """The multiprocessing workers among the children of ``pid`` (not its resource tracker)."""
     kids = set()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(fields[1]) == pid:
+        if int(fields[1]) == pid and b"multiprocessing.spawn" in cmdline:
             kids.add(int(stat.parent.name))
     return kids
 
@@ -265,8 +267,8 @@ def test_a_signal_to_the_parent_stops_a_parallel_sweep_with_checkpoints(tmp_path
             assert time.monotonic() < deadline, "the two runs did not start within 120 s"
             time.sleep(0.2)
         time.sleep(1.0)  # both inside their training loops
-        workers = _children(proc.pid)
-        assert len(workers) >= 2, workers
+        workers = _workers(proc.pid)
+        assert len(workers) == 2, workers
         proc.send_signal(signal.SIGINT)
         log, _ = proc.communicate(timeout=60)
     finally:
@@ -274,11 +276,14 @@ def test_a_signal_to_the_parent_stops_a_parallel_sweep_with_checkpoints(tmp_path
             proc.kill()
     assert proc.returncode == 130, log
     assert "run the same command again" in log, log
-    for k in "ab":  # the running runs wrote their checkpoints (none was due before the end)
+    runs = json.loads((out / "experiment.json").read_text())["runs"]
+    for k in "ab":  # the running runs stopped on the signal, each with its checkpoint at that step
+        assert runs[k]["status"] == "interrupted" and "checkpoint written" in runs[k]["message"], runs
+        step = int(runs[k]["message"].split(" at step ")[1].split(";")[0])
         ckpt = torch.load(out / "runs" / k / "checkpoints/last.pt", weights_only=True)
-        assert ckpt["step"] > 0, (k, ckpt["step"])
-    c = out / "runs/c"  # queued behind them: never started, or stopped at its first step
-    assert not c.exists() or (c / "checkpoints/last.pt").is_file()
+        assert ckpt["step"] == step > 0, (k, ckpt["step"], step)
+    assert runs.get("c", {}).get("status", "interrupted") == "interrupted", runs  # queued: never started
+    assert not (out / "runs/c/checkpoints").exists()
     deadline = time.monotonic() + 10
     while any(_alive(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.2)

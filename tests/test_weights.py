@@ -103,9 +103,14 @@ def test_atomic_writes_get_ordinary_permissions(tmp_path, monkeypatch) -> None:
 
     from classicnets import _io
 
+    if os.name != "posix":
+        pytest.skip("POSIX file modes")
     monkeypatch.setattr(_io, "_UMASK", 0o022)
     new = _io.atomic_write(tmp_path / "a.txt", lambda tmp: Path(tmp).write_text("x"))
     assert stat.S_IMODE(new.stat().st_mode) == 0o644
     os.chmod(new, 0o640)
     _io.atomic_write(new, lambda tmp: Path(tmp).write_text("y"))
     assert stat.S_IMODE(new.stat().st_mode) == 0o640 and new.read_text() == "y"
+    os.chmod(new, 0o444)  # a read-only file is still replaced, and stays read-only
+    _io.atomic_write(new, lambda tmp: Path(tmp).write_text("z"))
+    assert stat.S_IMODE(new.stat().st_mode) == 0o444 and new.read_text() == "z"

@@ -352,7 +352,10 @@ def _train_one(cfg_values: dict[str, Any]) -> dict[str, Any]:
     """Train one run (in this process or a worker); report how it ended instead of raising."""
     from ..train import NonFiniteLossError, TrainConfig, TrainingInterrupted, fit
     from ..train.config import from_dict
+    from ..train.loop import StopSignals
 
+    if StopSignals.pending:  # a worker of a sweep that is stopping: do not start another run
+        return {"status": "interrupted", "message": "not started: the sweep was stopped"}
     cfg = from_dict(cfg_values, base=TrainConfig(), source="experiment")
     try:
         r = fit(cfg)
@@ -434,18 +437,18 @@ def run_sweep(ctx: Context, specs: Sequence[RunSpec]) -> dict[str, RunRecord]:
     return records
 
 
+_RELAY = os.name == "posix"  # a worker can catch SIGTERM (elsewhere it is a hard kill)
+
+
 def _worker_init() -> None:
-    """Start a sweep worker in its own process group, with stop signals deferred between runs.
+    """Set up a sweep worker: Ctrl-C ignored, SIGTERM a request to stop that outlives the run in progress.
 
-    A terminal's Ctrl-C then reaches only the parent, which sends each worker exactly one
-    SIGTERM (two would abort a run without its checkpoint); a signal that lands while a
-    worker is between runs stops the next run at its first step instead of being lost.
+    See :func:`classicnets.train.loop.defer_stop_signals` and :func:`_run_pool`.
     """
-    if hasattr(os, "setpgrp"):
-        os.setpgrp()
-    from ..train.loop import defer_stop_signals
+    if _RELAY:
+        from ..train.loop import defer_stop_signals
 
-    defer_stop_signals()
+        defer_stop_signals()
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -456,8 +459,13 @@ def _run_pool(ctx: Context, todo: list[tuple[RunSpec, dict[str, Any]]], processe
               record: Callable[[str, dict[str, Any]], None]) -> str:
     """Train ``todo`` in ``processes`` worker processes; return the key of a run stopped by a signal, or ''.
 
-    SIGINT or SIGTERM to this process stops the sweep: pending runs are cancelled and each running
-    one writes its checkpoint and returns before this function raises :class:`ExperimentInterrupted`.
+    SIGINT (Ctrl-C) or SIGTERM to this process stops the sweep.  On POSIX it sends each worker
+    one SIGTERM (the workers ignore SIGINT, so a Ctrl-C that reaches the whole process group
+    is answered exactly once): a running run writes its checkpoint and returns, and a run
+    already handed to a worker returns without starting; runs not yet handed out are
+    cancelled.  A second signal while it waits sends another SIGTERM, on which the runs stop
+    at once (their last checkpoint stays).  Then :class:`ExperimentInterrupted` is raised.
+    Elsewhere the console's Ctrl-C reaches the workers directly.
     """
     import multiprocessing as mp
     import signal
@@ -465,16 +473,19 @@ def _run_pool(ctx: Context, todo: list[tuple[RunSpec, dict[str, Any]]], processe
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     interrupted = ""
-    main_thread = threading.current_thread() is threading.main_thread()
-    old_term = signal.signal(signal.SIGTERM, _raise_interrupt) if main_thread else None
+    relay = _RELAY and threading.current_thread() is threading.main_thread()
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} if relay else {}
+    if relay:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+    others = set(mp.active_children())  # children that are not this pool's workers
+    futures: dict[Any, RunSpec] = {}
     try:
         with ProcessPoolExecutor(max_workers=processes, mp_context=mp.get_context("spawn"),
                                  initializer=_worker_init) as pool:
-            futures = {}
-            for spec, values in todo:
-                values = {**values, "threads": threads, "progress": "none"}
-                futures[pool.submit(_train_one, values)] = spec
             try:
+                for spec, values in todo:
+                    values = {**values, "threads": threads, "progress": "none"}
+                    futures[pool.submit(_train_one, values)] = spec
                 for fut in as_completed(futures):
                     spec = futures[fut]
                     outcome = fut.result()
@@ -484,18 +495,28 @@ def _run_pool(ctx: Context, todo: list[tuple[RunSpec, dict[str, Any]]], processe
                         interrupted = spec.key
             except KeyboardInterrupt:
                 ctx.log(f"{ctx.experiment}: stopping; each running run writes its checkpoint first")
+                workers = [p for p in mp.active_children() if p not in others]
+
+                def ask_workers(signum: int = 0, frame: Any = None) -> None:
+                    for proc in workers:
+                        if proc.is_alive():
+                            proc.terminate()  # SIGTERM
+
+                if relay:
+                    for s in old:
+                        signal.signal(s, ask_workers)
+                    ask_workers()
                 for fut in futures:
                     fut.cancel()
-                for proc in mp.active_children():
-                    proc.terminate()  # SIGTERM: the run checkpoints and returns "interrupted"
                 pool.shutdown(wait=True, cancel_futures=True)
                 for fut, spec in futures.items():
                     if fut.done() and not fut.cancelled() and fut.exception() is None:
                         record(spec.key, fut.result())
+                        _log_outcome(ctx, spec.key, fut.result())
                 raise ExperimentInterrupted(ctx.out) from None
     finally:
-        if old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
+        for s, h in old.items():
+            signal.signal(s, h)
     return interrupted
 
 
@@ -505,7 +526,8 @@ def _log_outcome(ctx: Context, key: str, outcome: dict[str, Any]) -> None:
     elif outcome["status"] == "diverged":
         ctx.log(f"  {key}: DIVERGED ({outcome['message'].split(';')[0]}); recorded, not retried")
     else:
-        ctx.log(f"  {key}: {outcome['status']}")
+        detail = outcome.get("message", "").split(";")[0]
+        ctx.log(f"  {key}: {outcome['status']}" + (f" ({detail})" if detail else ""))
 
 
 def _load_record(spec: RunSpec, run_dir: Path, outcome: dict[str, Any]) -> RunRecord:

@@ -266,13 +266,15 @@ def seed_everything(seed: int) -> None:
 class StopSignals:
     """Turn SIGINT/SIGTERM into a flag the loop checks after each step (main thread only).
 
-    ``pending`` is a signal that arrived before any loop was listening, in a process that
-    called :func:`defer_stop_signals` (an experiment's worker process): the next loop
-    stops at its first step, with a checkpoint, instead of running to its end.
+    In a worker process set up by :func:`defer_stop_signals` (an experiment sweep's),
+    only SIGTERM counts (the sweep's parent turns a Ctrl-C into one SIGTERM per worker),
+    and ``pending`` keeps the stop for every later loop of the process, including a
+    signal that arrived between two loops: the next one stops at its first step, with
+    a checkpoint, instead of running to its end.
     """
 
     pending = 0
-    deferring = False  # set by defer_stop_signals: a stop, once asked for, holds for every later loop
+    deferring = False  # set by defer_stop_signals
 
     def __init__(self) -> None:
         self.signum = 0
@@ -280,9 +282,12 @@ class StopSignals:
 
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():
-            for s in (signal.SIGINT, signal.SIGTERM):
+            listen = (signal.SIGTERM,) if StopSignals.deferring else (signal.SIGINT, signal.SIGTERM)
+            for s in listen:
                 self._old[s] = signal.signal(s, self._handle)
-        self.signum = self.signum or StopSignals.pending  # after installing: no signal falls between
+        pending = StopSignals.pending  # read after installing the handlers: no signal falls between
+        if pending:
+            self.signum = pending
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
@@ -302,14 +307,16 @@ def _remember_stop(signum: int, frame: Any) -> None:
 
 
 def defer_stop_signals() -> None:
-    """Make SIGINT/SIGTERM outside a training loop a request for the next loop to stop.
+    """Set up a process that runs several trainings for a parent that relays stop requests.
 
-    For worker processes that run several trainings one after the other: a signal that
-    lands between two runs (or while its data loads) must neither kill the worker nor be lost.
+    SIGINT is ignored (a terminal's Ctrl-C reaches the whole process group; the parent
+    answers it with one SIGTERM per worker, and two signals would abort a run without its
+    checkpoint), and a SIGTERM outside a training loop is kept for the next loop rather
+    than killing the process or being lost.  POSIX only: elsewhere SIGTERM is a hard kill.
     """
     StopSignals.deferring = True
-    for s in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(s, _remember_stop)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _remember_stop)
 
 
 # -- the run directory ----------------------------------------------------------------------------
