@@ -8,6 +8,7 @@ generators matter) and SGD momentum (the optimizer state matters).
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -90,6 +91,8 @@ def test_killed_twice_at_random_moments_resumes_bit_identical(reference: Path, t
                 kills += 1
         proc.communicate(timeout=60)
     assert kills == 2, f"the run finished before it could be killed twice (KILL_SEED={seed})"
+    wall_before = torch.load(last, weights_only=True)["wall_s"]  # the killed sessions, up to the checkpoint
+    assert wall_before > 0
     r = subprocess.run([sys.executable, "-m", "classicnets", *ARGS, "--out", str(out), "--resume"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
@@ -97,6 +100,7 @@ def test_killed_twice_at_random_moments_resumes_bit_identical(reference: Path, t
     assert_same_weights(reference / "weights" / "final.safetensors", out / "weights" / "final.safetensors")
     assert_same_weights(reference / "weights" / "best.safetensors", out / "weights" / "best.safetensors")
     assert metrics_without_timing(reference) == metrics_without_timing(out), f"KILL_SEED={seed}"
+    assert json.loads((out / "result.json").read_text())["wall_s"] > wall_before  # all sessions counted
 
 
 def test_kill_during_checkpoint_write_keeps_previous_checkpoint(reference: Path, tmp_path: Path) -> None:

@@ -479,6 +479,7 @@ def _run_pool(ctx: Context, todo: list[tuple[RunSpec, dict[str, Any]]], processe
         signal.signal(signal.SIGTERM, _raise_interrupt)
     others = set(mp.active_children())  # children that are not this pool's workers
     futures: dict[Any, RunSpec] = {}
+    reported: set[Any] = set()
     try:
         with ProcessPoolExecutor(max_workers=processes, mp_context=mp.get_context("spawn"),
                                  initializer=_worker_init) as pool:
@@ -489,6 +490,7 @@ def _run_pool(ctx: Context, todo: list[tuple[RunSpec, dict[str, Any]]], processe
                 for fut in as_completed(futures):
                     spec = futures[fut]
                     outcome = fut.result()
+                    reported.add(fut)
                     record(spec.key, outcome)
                     _log_outcome(ctx, spec.key, outcome)
                     if outcome["status"] == "interrupted":
@@ -510,7 +512,7 @@ def _run_pool(ctx: Context, todo: list[tuple[RunSpec, dict[str, Any]]], processe
                     fut.cancel()
                 pool.shutdown(wait=True, cancel_futures=True)
                 for fut, spec in futures.items():
-                    if fut.done() and not fut.cancelled() and fut.exception() is None:
+                    if fut not in reported and fut.done() and not fut.cancelled() and fut.exception() is None:
                         record(spec.key, fut.result())
                         _log_outcome(ctx, spec.key, fut.result())
                 raise ExperimentInterrupted(ctx.out) from None
