@@ -94,8 +94,11 @@ def main() -> None:
             print(f"did not reach {t}% in {len(rows)} epochs")
     single, flipped = flip_averaged_accuracy(args.out)
     print(f"final: single crop {100 * single:.2f}%, flip-averaged {100 * flipped:.2f}%")
-    if args.paper_run:
-        paper = read_metrics(args.paper_run)[-1]["val_acc"] * 100
+    if args.paper_run and not (args.paper_run / "result.json").exists():
+        print(f"{args.paper_run} has no result.json (the run has not finished): no comparison with it; "
+              f"finish it with `classicnets train ... --out {args.paper_run} --resume`, then run this again")
+    elif args.paper_run:
+        paper = json.loads((args.paper_run / "result.json").read_text())["final"]["val_acc"] * 100
         hit = next((int(r["epoch"]) for r in rows if 100 * r["val_acc"] >= paper), None)
         print(f"resnet-cifar final accuracy {paper:.2f}%: " +
               (f"reached at epoch {hit} (target <= 40)" if hit else "not reached"))

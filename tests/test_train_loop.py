@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from classicnets.cli import main
-from classicnets.train import NonFiniteLossError, TrainConfig, fit
+from classicnets.errors import InvalidInputError
+from classicnets.train import NonFiniteLossError, TrainConfig, TrainingInterrupted, fit
 from classicnets.train import checkpoint as ckpt
 from classicnets.train.config import from_dict, load_toml
 from classicnets.train.rundir import CSV_COLUMNS
@@ -38,7 +39,7 @@ def test_run_directory_holds_every_file(tmp_path: Path) -> None:
     env = json.loads((out / "env.json").read_text())
     assert {"python", "torch", "numpy", "classicnets", "git_commit", "cpu", "torch_threads"} <= env.keys()
     again = from_dict(load_toml(out / "config.toml"))
-    assert again == r.config and again.lr == 0.1 and again.optimizer == "nesterov"  # the default recipe
+    assert again == r.config.replace(out=None) and again.lr == 0.1 and again.optimizer == "nesterov"  # default recipe
     assert r.steps == 30 and r.final["epoch"] == 2 and 0 <= r.final["val_acc"] <= 1
     assert r.final["val_acc"] > 0.5, r.final  # it learns: 30 steps reach well above chance (0.1)
     data = json.loads((out / "data.json").read_text())
@@ -58,10 +59,10 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path, capsy
                  "--ckpt-every-steps", "1", "--threads", "1", "--precision", "fp32", "--progress", "none"])
     err = capsys.readouterr().err
     assert code == 2 and err.strip().count("\n") == 0, err
-    assert "NaN or infinite" in err or "loss became" in err, err
+    assert ("NaN or infinite" in err or "loss became" in err) and "last good checkpoint is kept in" in err, err
     state = ckpt.load_checkpoint(out / "checkpoints" / "last.pt")
     assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
-    with pytest.raises(NonFiniteLossError):
+    with pytest.raises(NonFiniteLossError, match="No checkpoint had been written yet"):  # before the first
         fit(TrainConfig(model="resnet20", steps=40, lr=1e6, out=str(tmp_path / "nan2"), **FAST))
 
 
@@ -90,6 +91,64 @@ def test_existing_run_is_refused_and_resume_without_checkpoint_starts_over(tmp_p
         fit(TrainConfig(model="resnet20", steps=2, out=str(out), **FAST))
     r = fit(TrainConfig(model="resnet20", steps=2, out=str(out), resume="", **{**FAST, "progress": "lines"}))
     assert r.steps == 2 and "no checkpoint in" in capsys.readouterr().out
+
+
+def test_config_toml_reruns_into_a_new_directory_and_the_resume_hint_works(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    fit(TrainConfig(model="resnet20", steps=3, out=str(out), resume="", **FAST))
+    saved = load_toml(out / "config.toml")
+    assert "out" not in saved and "resume" not in saved  # written as comments only
+    again = tmp_path / "again"
+    assert main(["train", "--config", str(out / "config.toml"), "--out", str(again)]) == 0
+    from safetensors.torch import load_file
+
+    def same_weights(x: Path, y: Path) -> bool:
+        p, q = (load_file(str(r / "weights" / "final.safetensors")) for r in (x, y))
+        return p.keys() == q.keys() and all(torch.equal(p[k], q[k]) for k in p)
+
+    assert same_weights(again, out)  # the re-run reproduces the run
+    a = load_file(str(out / "weights" / "final.safetensors"))
+    capsys.readouterr()
+    hint = TrainingInterrupted(signal.SIGTERM, out, 3).hint
+    command = hint.split("Resume with: classicnets ", 1)[1].split()
+    assert main(command) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"resuming {out / 'checkpoints' / 'last.pt'}" in err and "note:" not in err, err  # stderr: --progress none
+    assert main([*command, "--threads", "2"]) == 0  # allowed, but the rounding changes: said aloud
+    assert "note: resumed with threads 1 -> 2; the results will differ in the last bits" in capsys.readouterr().err
+    b = load_file(str(out / "weights" / "final.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_bad_option_values_and_dataset_model_args_are_refused(tmp_path: Path, capsys) -> None:
+    base = ["train", "resnet20", "--dataset", "digits", "--steps", "1", "--threads", "1", "--progress", "none"]
+    for extra, message in ((["--lr", "-0.1"], "lr must be positive"),
+                           (["--momentum", "1.5"], "momentum must be in [0, 1)"),
+                           (["--weight-decay=-1e-4"], "weight_decay must be 0 or more"),
+                           (["--model-arg", "num_classes=5"], "the dataset sets these")):
+        out = tmp_path / extra[0].strip("-")
+        assert main([*base, *extra, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.strip().count("\n") == 0, err
+        assert not out.exists()
+    assert main([*base, "--recipe", "bn-mnist", "--out", str(tmp_path / "other")]) == 0
+    assert "note: recipe bn-mnist was written for mnist_mlp*; resnet20 trains with" in capsys.readouterr().err
+
+
+def test_resume_from_a_path_refuses_to_write_over_another_run(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    for run in (a, b):
+        fit(TrainConfig(model="resnet20", steps=2, out=str(run), **FAST))
+    loose = tmp_path / "loose.pt"
+    loose.write_bytes((a / "checkpoints" / "last.pt").read_bytes())
+    with pytest.raises(InvalidInputError, match="not inside a run's checkpoints/ folder"):
+        fit(TrainConfig(model="resnet20", steps=2, resume=str(loose), **FAST))
+    before = (b / "metrics.csv").read_text()
+    with pytest.raises(InvalidInputError, match="already holds another run"):
+        fit(TrainConfig(model="resnet20", steps=2, resume=str(a / "checkpoints" / "last.pt"), out=str(b), **FAST))
+    assert (b / "metrics.csv").read_text() == before
+    r = fit(TrainConfig(model="resnet20", steps=2, resume=str(loose), out=str(tmp_path / "c"), **FAST))
+    assert r.steps == 2
 
 
 def test_precision_and_memory_format_options_run(tmp_path: Path) -> None:
@@ -134,7 +193,7 @@ RECIPE_CASES = [
 
 @pytest.mark.parametrize(("recipe", "model", "extra", "folder_size"), RECIPE_CASES,
                          ids=[f"{r}-{m}" for r, m, _, _ in RECIPE_CASES])
-def test_every_recipe_takes_a_few_steps(recipe, model, extra, folder_size, tmp_path, monkeypatch) -> None:
+def test_every_recipe_takes_a_few_steps(recipe, model, extra, folder_size, tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("CLASSICNETS_CACHE", str(tmp_path / "cache"))
     kw = {**FAST, "batch_size": 16, **extra}
     if folder_size:
@@ -143,6 +202,10 @@ def test_every_recipe_takes_a_few_steps(recipe, model, extra, folder_size, tmp_p
     r = fit(TrainConfig(model=model, recipe=recipe, steps=2, out=str(tmp_path / "run"), **kw))
     assert r.steps == 2 and np.isfinite(r.final["train_loss"]), r.final
     assert r.config.recipe == recipe
+    notes = capsys.readouterr().err
+    if recipe in ("googlenet", "inception-v3"):  # the model has no aux heads: the recipe's aux loss is dropped, aloud
+        assert r.config.aux_weight == 0 and "note: aux_weight" in notes and "aux_logits=true" in notes, notes
+    assert "written for" not in notes, notes  # each case uses a model of its recipe
 
 
 @pytest.mark.slow

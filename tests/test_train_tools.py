@@ -127,6 +127,29 @@ def test_export_pt2_and_safetensors_round_trip(run: Path, capsys) -> None:
     assert not any("running_mean" in k for k in keys), "folded weights have no BatchNorm left"
 
 
+def test_export_of_a_bare_weights_file_never_overwrites_it(run: Path, tmp_path: Path, capsys) -> None:
+    import shutil
+
+    w = tmp_path / "digits-resnet20.safetensors"
+    shutil.copy(run / "weights" / "final.safetensors", w)
+    before = w.read_bytes()
+    assert main(["export", str(w), "--model", "resnet20", "--dataset", "digits", "--format", "safetensors"]) == 0
+    from safetensors.torch import load_file
+
+    got, want = load_file(str(tmp_path / "export" / "digits-resnet20.safetensors")), load_file(str(w))
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in got)  # a new file, same tensors
+    assert main(["export", str(w), "--model", "resnet20", "--dataset", "digits", "--format", "pt2"]) == 0
+    program = torch.export.load(str(tmp_path / "export" / "digits-resnet20.pt2")).module()
+    x = torch.randn(2, 1, 8, 8)  # the dataset's channels and size, not the builder's 3x32x32
+    with torch.no_grad():
+        torch.testing.assert_close(program(x), load_trained(run).model(x), rtol=1e-5, atol=1e-5)
+    capsys.readouterr()
+    assert main(["export", str(w), "--model", "resnet20", "--dataset", "digits", "--format", "safetensors",
+                 "--out", str(w)]) == 2
+    assert "is the weights file being exported" in capsys.readouterr().err
+    assert w.read_bytes() == before
+
+
 def test_plot_two_runs_as_png(run: Path, tmp_path: Path) -> None:
     out = tmp_path / "curves.png"
     assert main(["plot", str(run), str(run), "--label", "a", "--label", "b", "--out", str(out)]) == 0
@@ -142,3 +165,16 @@ def test_demo_runs_and_prints_both_models(tmp_path: Path, capsys) -> None:
     text = capsys.readouterr().out
     assert set(res["results"]) == {"plain56", "resnet56"} and res["plot"].is_file()
     assert "plain56" in res["table"] and "resnet56" in res["table"] and "test acc" in text
+
+
+def test_demo_replaces_only_its_own_runs(tmp_path: Path) -> None:
+    from classicnets.errors import InvalidInputError
+    from classicnets.train import demo
+
+    foreign = tmp_path / "demo" / "plain56"
+    foreign.mkdir(parents=True)
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(InvalidInputError, match="is not a demo run of plain56 on digits"):
+        demo(out=tmp_path / "demo", epochs=0.1, threads=1, verbose=False)
+    assert (foreign / "notes.txt").read_text() == "mine"
+

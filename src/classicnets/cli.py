@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
+from ._io import atomic_write
 from .errors import UserError
 
 
@@ -191,8 +193,8 @@ def cmd_gradflow(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = "gradflow_" + "-".join(args.models)[:80]
-    (out / f"{stem}.csv").write_text("".join(r.to_csv() if i == 0 else r.to_csv().split("\n", 1)[1]
-                                             for i, r in enumerate(results)))
+    text = "".join(r.to_csv() if i == 0 else r.to_csv().split("\n", 1)[1] for i, r in enumerate(results))
+    atomic_write(out / f"{stem}.csv", lambda tmp: Path(tmp).write_text(text))
     plot_gradflow(results, out / f"{stem}.png")
     for data in dict.fromkeys(r.data for r in results):
         print(f"data: {data}")
@@ -216,7 +218,7 @@ def cmd_paths(args: argparse.Namespace) -> int:
     if not args.distribution_only:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / f"paths_{args.model}.csv").write_text(result.to_csv())
+        atomic_write(out / f"paths_{args.model}.csv", lambda tmp: Path(tmp).write_text(result.to_csv()))
         plot_paths(result, out / f"paths_{args.model}.png")
         print(f"wrote {out / f'paths_{args.model}.csv'} and {out / f'paths_{args.model}.png'}")
     return 0
@@ -232,10 +234,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         result = fit(cfg)
     except TrainingInterrupted as e:
-        print(e.hint, file=sys.stderr)
+        if _main_process():
+            print(e.hint, file=sys.stderr)
         return 128 + int(e.signum)
-    print(run_summary(result))
+    if _main_process():
+        print(run_summary(result))
     return 0
+
+
+def _main_process() -> bool:
+    """False in the ranks > 0 of a torchrun job: rank 0 prints the summary and the resume hint for all."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -263,7 +272,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .train.export import export
 
     info = export(args.run, fmt=args.format, out=args.out, fold_bn=args.fold_bn, model=args.model,
-                  input_size=args.input_size)
+                  input_size=args.input_size, dataset=args.dataset)
     print(info["message"])
     return 0
 
@@ -470,7 +479,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(p)
     p.set_defaults(func=cmd_train)
 
-    def run_arg(q: argparse.ArgumentParser) -> None:
+    def run_arg(q: argparse.ArgumentParser, bare_weights: bool = True) -> None:
+        if not bare_weights:  # the class names and the normalization come from the run
+            q.add_argument("run", metavar="RUN_OR_WEIGHTS", help="a run directory, or a weights file inside one")
+            q.set_defaults(model=None)
+            return
         q.add_argument("run", metavar="RUN_OR_WEIGHTS", help="a run directory, or a .safetensors/.pt weights file "
                        "(then --model is needed)")
         q.add_argument("--model", help="model name for a bare weights file")
@@ -490,7 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("predict", help="top-k classes of image files with the run's class names")
-    run_arg(p)
+    run_arg(p, bare_weights=False)
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (anything Pillow opens)")
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
@@ -501,7 +514,10 @@ def build_parser() -> argparse.ArgumentParser:
     run_arg(p)
     p.add_argument("--format", choices=["onnx", "pt2", "safetensors"], required=True)
     p.add_argument("--fold-bn", action="store_true", help="fold BatchNorm into the convolutions first")
-    p.add_argument("--out", metavar="FILE", help="output file (default: RUN/export/model.<ext>)")
+    p.add_argument("--dataset", help="for a bare weights file: the dataset it was trained on (its classes and "
+                   "channels)")
+    p.add_argument("--out", metavar="FILE", help="output file (default: RUN/export/model.<ext>, or "
+                   "model-folded.<ext> with --fold-bn; for a bare weights file export/ beside it)")
     p.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"),
                    help="example input size (default: the run's)")
     p.set_defaults(func=cmd_export)
@@ -584,6 +600,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as e:
+        # every torchrun rank prints its error: one that only some ranks hit must not be lost
         print(f"classicnets {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

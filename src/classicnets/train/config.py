@@ -120,8 +120,9 @@ class TrainConfig:
                               run_control=True)
     seed: int = opt(0, "seed for initialization, data order, augmentation and the validation split",
                     metavar="N")
-    deterministic: bool = opt(False, "torch.use_deterministic_algorithms(True): bitwise repeatable runs on "
-                              "GPU, at a cost in speed (slower kernels, no cuDNN autotuning)",
+    deterministic: bool = opt(False, "torch.use_deterministic_algorithms(True, warn_only=True): bitwise "
+                              "repeatable GPU runs where every op has a deterministic kernel (torch warns of "
+                              "those without), at a cost in speed (slower kernels, no cuDNN autotuning)",
                               run_control=True)
     sync_bn: bool = opt(False, "with DDP: convert BatchNorm to SyncBatchNorm (statistics over all ranks)")
 
@@ -244,7 +245,30 @@ def coerce(name: str, value: Any, *, source: str = "config") -> Any:
         raise InvalidInputError(
             f"{source}: {name} must be one of {', '.join(meta['choices'])}; got {value!r}."
         )
+    if name in LIMITS and not LIMITS[name][0](value):
+        raise InvalidInputError(f"{source}: {name} must be {LIMITS[name][1]}; got {value!r}.")
     return value
+
+
+#: Ranges of the numeric options (checked in :func:`coerce`, so a bad value never reaches torch).
+LIMITS: dict[str, tuple[Any, str]] = {
+    "lr": (lambda v: v > 0, "positive"),
+    "warmup_lr": (lambda v: v > 0, "positive"),
+    "momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "weight_decay": (lambda v: v >= 0, "0 or more"),
+    "rmsprop_decay": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "rmsprop_eps": (lambda v: v > 0, "positive"),
+    "grad_clip": (lambda v: v >= 0, "0 (off) or more"),
+    "label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "aux_weight": (lambda v: v >= 0, "0 or more"),
+    "gamma": (lambda v: v > 0, "positive"),
+    "warmup_steps": (lambda v: v >= 0, "0 or more"),
+    "val_split": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "threads": (lambda v: v >= 1, "1 or more"),
+    "ckpt_every_steps": (lambda v: v >= 0, "0 (off) or more"),
+    "snapshot_every_steps": (lambda v: v >= 0, "0 (off) or more"),
+    "log_every_steps": (lambda v: v >= 0, "0 (off) or more"),
+}
 
 
 def from_dict(values: dict[str, Any], *, base: TrainConfig | None = None, source: str = "config") -> TrainConfig:
@@ -273,6 +297,10 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+#: Written as comments only: a re-run from a run's config.toml must neither resume that run nor write into it.
+NOT_READ_BACK = ("out", "resume")
+
+
 def to_toml(cfg: TrainConfig | dict[str, Any], *, header: str = "") -> str:
     """The config as TOML (unset options are written as comments)."""
     values = cfg.to_dict() if isinstance(cfg, TrainConfig) else cfg
@@ -281,7 +309,10 @@ def to_toml(cfg: TrainConfig | dict[str, Any], *, header: str = "") -> str:
         if name == "model_args":
             continue
         v = values.get(name)
-        if v is None:
+        if name in NOT_READ_BACK:
+            shown = "(unset)" if v is None else _toml_value(v)
+            lines.append(f"# {name} = {shown}  (this run's; give --{name} on the command line)")
+        elif v is None:
             lines.append(f"# {name} = (unset)")
         else:
             lines.append(f"{name} = {_toml_value(v)}")

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .config import TrainConfig
+from ..errors import InvalidInputError, UserError
+from .config import TrainConfig, load_toml
 from .loop import RunResult, fit
 from .plot import plot_runs
 
@@ -27,8 +28,8 @@ def demo(*, out: str | Path = "runs/demo", epochs: float | None = None,
          models: tuple[str, ...] = DEMO_MODELS, verbose: bool = True, **overrides: Any) -> dict[str, Any]:
     """Train ``models`` on digits, return ``{"results": {model: RunResult}, "plot": path, "table": str}``.
 
-    ``out`` holds one run directory per model (replaced if it exists: the
-    demo always starts afresh) and ``curves.png``.
+    ``out`` holds one run directory per model (a demo run there is replaced:
+    the demo always starts afresh; any other folder is refused) and ``curves.png``.
     """
     import shutil
 
@@ -41,6 +42,9 @@ def demo(*, out: str | Path = "runs/demo", epochs: float | None = None,
     for name in models:
         run = out / name
         if run.exists():
+            if not _is_demo_run(run, name):
+                raise InvalidInputError(f"{run} exists and is not a demo run of {name} on digits; the demo "
+                                        "replaces its own runs only. Choose another --out.")
             shutil.rmtree(run)
         if verbose:
             print(f"training {name} on digits ({settings['epochs']:g} epochs) ...", flush=True)
@@ -63,3 +67,12 @@ def demo(*, out: str | Path = "runs/demo", epochs: float | None = None,
     if verbose:
         print(table)
     return {"results": results, "plot": png, "table": table}
+
+
+def _is_demo_run(run: Path, model: str) -> bool:
+    """Is ``run`` a run directory the demo wrote (``model`` on digits), safe to replace?"""
+    try:
+        cfg = load_toml(run / "config.toml")
+    except (OSError, UserError):  # missing or unreadable: not ours
+        return False
+    return cfg.get("model") == model and cfg.get("dataset") == "digits"

@@ -61,11 +61,12 @@ def export_onnx(net: nn.Module, x: torch.Tensor, out: Path) -> str:
         atomic_write(out, write)
     except ImportError as e:
         raise InvalidInputError(f"ONNX export needs the onnx and onnxscript packages ({e}); "
-                                "pip install onnx onnxscript onnxruntime.") from None
+                                "pip install 'classicnets[onnx]'.") from None
     try:
         import onnxruntime as ort
     except ImportError:
-        return f"wrote {out} (onnxruntime not installed: not checked; pip install onnxruntime)"
+        return (f"wrote {out}; NOT checked against PyTorch: onnxruntime is not installed "
+                "(pip install 'classicnets[onnx]')")
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     got = torch.from_numpy(sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0])
     with torch.no_grad():
@@ -87,22 +88,35 @@ def export_pt2(net: nn.Module, x: torch.Tensor, out: Path) -> str:
 
 
 def export(run: str | Path, *, fmt: str, out: str | Path | None = None, fold_bn: bool = False,
-           model: str | None = None, input_size: tuple[int, int, int] | None = None) -> dict[str, Any]:
+           model: str | None = None, input_size: tuple[int, int, int] | None = None,
+           dataset: str | None = None) -> dict[str, Any]:
     """Export the model of a run (final weights) or of a weights file; returns ``{"path", "message"}``."""
     if fmt not in FORMATS:
         raise InvalidInputError(f"unknown export format {fmt!r}; choose {', '.join(FORMATS)}.")
-    trained = load_trained(run, model=model)
+    kw: dict[str, Any] = {}
+    data_size = None
+    if dataset is not None:  # a bare weights file: classes, channels and image size from the dataset
+        from ..data import get_spec
+
+        spec = get_spec(dataset)
+        kw = {"num_classes": spec.num_classes, "in_chans": spec.image_shape[2] if spec.image_shape else None}
+        if spec.image_shape:
+            data_size = (spec.image_shape[2], spec.image_shape[0], spec.image_shape[1])
+    trained = load_trained(run, model=model, **kw)
     net = trained.model.eval()
     if fold_bn:
         from ..models.fold import fold_batchnorm
 
         net = fold_batchnorm(net)
-    c, h, w = input_size or trained.input_size or net.default_input_size
+    c, h, w = input_size or trained.input_size or data_size or net.default_input_size
     suffix = ("-folded" if fold_bn else "") + FORMATS[fmt]
-    if out is None:
-        base = trained.run_dir / "export" / "model" if trained.run_dir else trained.weights.with_suffix("")
+    if out is None:  # RUN/export/model.<ext>, or export/<name>.<ext> beside a bare weights file
+        base = (trained.run_dir / "export" / "model" if trained.run_dir
+                else trained.weights.parent / "export" / trained.weights.stem)
         out = base.with_name(base.name + suffix)
     out = Path(out)
+    if trained.weights is not None and out.resolve() == Path(trained.weights).resolve():
+        raise InvalidInputError(f"--out {out} is the weights file being exported; choose another --out.")
     x = _example(c, h, w)
     if fmt == "safetensors":
         save_weights(net, out)

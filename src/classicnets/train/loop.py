@@ -19,6 +19,7 @@ run takes, bit for bit on the CPU in fp32 with the same thread count.
 from __future__ import annotations
 
 import math
+import os
 import random
 import signal
 import sys
@@ -72,7 +73,7 @@ class TrainingInterrupted(Exception):
     def __init__(self, signum: int, run_dir: Path, step: int) -> None:
         self.signum, self.run_dir, self.step = signum, run_dir, step
         self.hint = (f"stopped by {signal.Signals(signum).name} at step {step}; checkpoint written. "
-                     f"Resume with: classicnets train ... --out {run_dir} --resume")
+                     f"Resume with: classicnets train --config {run_dir / 'config.toml'} --out {run_dir} --resume")
         super().__init__(self.hint)
 
 
@@ -103,7 +104,7 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for ``--precision`` (None: plain fp32)."""
     if precision == "auto":
         if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+            return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else None
         return torch.bfloat16 if cpu_has_native_bf16() else None
     if precision == "fp16":
         if device.type != "cuda":
@@ -335,7 +336,13 @@ def locate_run(cfg: TrainConfig) -> tuple[Path, Path | None]:
             p = p / "checkpoints" / "last.pt"
         elif not p.exists():
             raise InvalidInputError(f"--resume {cfg.resume}: no such checkpoint or run directory.")
+        if not cfg.out and p.parent.name != "checkpoints":
+            raise InvalidInputError(f"--resume {cfg.resume} is not inside a run's checkpoints/ folder; say where "
+                                    "the run goes with --out DIR.")
         out = Path(cfg.out) if cfg.out else p.parent.parent
+        if cfg.out and holds_run(out) and out.resolve() != p.parent.parent.resolve():
+            raise InvalidInputError(f"{out} already holds another run; resume {p} into its own run directory "
+                                    f"or into an empty --out.")
         return out, p
     if not cfg.out:
         raise InvalidInputError("--resume without a PATH needs --out DIR (the run to continue).")
@@ -344,8 +351,9 @@ def locate_run(cfg: TrainConfig) -> tuple[Path, Path | None]:
     return out, last if last.exists() else None
 
 
-def check_resume(state: dict[str, Any], cfg: TrainConfig, path: Path) -> None:
-    """Refuse a checkpoint of another model or with a result-changing config difference."""
+def check_resume(state: dict[str, Any], cfg: TrainConfig, path: Path, autocast: str = "") -> None:
+    """Refuse a checkpoint of another model, with a result-changing config difference, or (``autocast``:
+    the resolved autocast dtype, e.g. ``"bfloat16"`` or ``"none"``) trained at another precision."""
     if state.get("model_name") != cfg.model:
         raise InvalidInputError(f"{path} is a checkpoint of {state.get('model_name')!r}, not {cfg.model!r}; "
                                 "resume with the same model or start a new run with another --out.")
@@ -355,6 +363,11 @@ def check_resume(state: dict[str, Any], cfg: TrainConfig, path: Path) -> None:
         what = ", ".join(f"{k} ({old.get(k)!r} -> {getattr(cfg, k)!r})" for k in differ)
         raise InvalidInputError(f"cannot resume {path}: the config differs in {what}; use the run's own "
                                 "options (its config.toml) or start a new run with another --out.")
+    old_autocast = state.get("autocast")
+    if autocast and old_autocast and old_autocast != autocast:
+        raise InvalidInputError(f"cannot resume {path}: it was trained with autocast {old_autocast}, this machine "
+                                f"and --precision {cfg.precision} give {autocast}; pass the --precision it used "
+                                "or start a new run with another --out.")
 
 
 # -- fit ----------------------------------------------------------------------------------------------
@@ -365,13 +378,14 @@ def fit(config: TrainConfig) -> RunResult:
     info = distributed.setup(device.type)
     if device.type == "cuda" and info.enabled:
         device = torch.device("cuda", info.local_rank)
-    saved = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark)
+    saved = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark,
+             torch.is_deterministic_algorithms_warn_only_enabled())
     try:
         return _fit(config, device, info)
     finally:
         distributed.teardown(info)
         torch.set_num_threads(saved[0])  # leave the process's global settings as they were
-        torch.use_deterministic_algorithms(saved[1])
+        torch.use_deterministic_algorithms(saved[1], warn_only=saved[3])
         torch.backends.cudnn.benchmark = saved[2]
 
 
@@ -382,7 +396,11 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if cfg.deterministic:
-        torch.use_deterministic_algorithms(True)
+        # cuBLAS is deterministic only with a fixed workspace (read when CUDA starts; harmless on the CPU).
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        # warn_only: an op with no deterministic CUDA kernel (adaptive average pooling's backward, which
+        # every ResNet uses) runs anyway, and torch's warning names it, rather than stopping the run.
+        torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
     elif device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -400,6 +418,10 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
     run_dir, resume_from = located
 
     # The model, with the same seed on every rank (DDP also broadcasts rank 0's weights).
+    clash = sorted({"num_classes", "in_chans"} & set(cfg.model_args))
+    if clash:
+        raise InvalidInputError(f"--model-arg {', '.join(clash)}: the dataset sets these (its classes and image "
+                                "channels); leave them out.")
     seed_everything(cfg.seed)
     spec = cndata.get_spec(cfg.dataset)
     if spec.num_classes is not None and spec.image_shape is not None:
@@ -448,6 +470,8 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
     total_epochs = math.ceil(total_steps / steps_per_epoch)
     values = cfg.to_dict()
     cfg_hash = config_hash(values)
+    # Speed options that are not result keys but change the float rounding (so the bits of a resumed run).
+    numerics = {"channels_last": channels_last, "compile": cfg.compile, "threads": torch.get_num_threads()}
 
     # Resume, or start the run directory.
     step, start_epoch, batch_in_epoch = 0, 0, 0
@@ -459,25 +483,30 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
     if resume_from is not None:
         state = ckpt.load_checkpoint(resume_from)
         wall_before = float(state.get("wall_s", 0.0))
-        check_resume(state, cfg, resume_from)
+        check_resume(state, cfg, resume_from, autocast=_dtype_name(amp_dtype))
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
         step, start_epoch, batch_in_epoch = state["step"], state["epoch"], state["batch"]
-        totals, history, best = list(state["totals"]), list(state["history"]), dict(state["best"])
+        history, best = list(state["history"]), dict(state["best"])
         rng = state["rng"]
         if len(rng) != info.world_size:
             raise InvalidInputError(f"{resume_from} was written by {len(rng)} process(es); resume it with as "
                                     f"many (this run has {info.world_size}).")
         ckpt.set_rng_state(rng[info.rank])
+        # each rank's sums of the epoch in progress (older checkpoints hold one list: rank 0's)
+        saved_totals = state["totals"]
+        totals = list(saved_totals[info.rank] if saved_totals and isinstance(saved_totals[0], list)
+                      else saved_totals)
     progress = Progress(cfg.progress, total_steps=total_steps, total_epochs=total_epochs, enabled=info.is_main)
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "checkpoints").mkdir(exist_ok=True)
-        ckpt.remove_stale_temporaries(run_dir / "checkpoints")
+        for folder in (run_dir, run_dir / "checkpoints", run_dir / "weights"):
+            ckpt.remove_stale_temporaries(folder)
         header = (f"classicnets train: resolved configuration of {run_dir.name}\n"
-                  f"re-run with: classicnets train --config {run_dir / 'config.toml'}\n"
+                  f"re-run with: classicnets train --config {run_dir / 'config.toml'} [--out NEW_DIR]\n"
                   "sources of the recipe values:\n" + "\n".join(f"  {k}: {v}" for k, v in sorted(sources.items())))
         write_text(run_dir / "config.toml", to_toml(cfg, header=header))
         write_json(run_dir / "env.json", env_info(device, info.world_size))
@@ -489,9 +518,17 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
             "val_is_test": data.val_is_test,
         })
         if cfg.resume is not None and resume_from is None:
-            progress.message(f"no checkpoint in {run_dir} yet: starting from the beginning.")
+            progress.notice(f"no checkpoint in {run_dir} yet: starting from the beginning.")
         elif resume_from is not None:
-            progress.message(f"resuming {resume_from} at epoch {start_epoch + 1}, step {step}.")
+            progress.notice(f"resuming {resume_from} at epoch {start_epoch + 1}, step {step}.")
+        for line in recipes.notices(cfg, sources):
+            progress.notice(line)
+        changed = {k: (v, numerics.get(k)) for k, v in (state or {}).get("numerics", {}).items()
+                   if numerics.get(k) != v}
+        if changed:
+            what = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in changed.items())
+            progress.notice(f"note: resumed with {what}; the results will differ in the last bits from an "
+                            "uninterrupted run.")
     log = MetricsLog(run_dir)
     if info.is_main:
         log.rewrite(history)
@@ -511,20 +548,26 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
     sync_every = 1 if device.type == "cpu" else 50
     advice = "Lower --lr or add --grad-clip" + (", or use --precision fp32." if amp_dtype is not None else ".")
 
+    def kept() -> str:
+        return (f"The last good checkpoint is kept in {ckpt_path}." if ckpt_path.exists()
+                else "No checkpoint had been written yet.")
+
     def save(position: tuple[int, int], sums: list[float]) -> None:
         if not all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point()):
             raise NonFiniteLossError(f"the weights became NaN or infinite by step {step} (lr {lr:g}); stopped "
-                                     f"without saving them. The last good checkpoint is kept in {ckpt_path}. "
-                                     f"{advice}")
+                                     f"without saving them. {kept()} {advice}")
         rng_all = distributed.all_gather(ckpt.get_rng_state(), info)
+        sums_all = distributed.all_gather(list(sums), info)
         if info.is_main:
             ckpt.save_checkpoint(ckpt_path, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scaler": scaler.state_dict() if scaler.is_enabled() else {},
                 "step": step, "epoch": position[0], "batch": position[1], "rng": rng_all,
-                "totals": sums, "history": history, "best": best, "model_name": cfg.model,
+                "totals": sums_all, "history": history, "best": best, "model_name": cfg.model,
                 "wall_s": wall_before + time.perf_counter() - t_start,
                 "config": {"values": {k: values[k] for k in result_keys()}, "hash": cfg_hash},
+                "autocast": _dtype_name(amp_dtype),
+                "numerics": numerics,
             })
 
     def snapshot() -> None:
@@ -571,13 +614,20 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
                                          torch.tensor(float(y.shape[0]), dtype=torch.float64, device=device)])
 
                     ckpt_now = cfg.ckpt_every_steps > 0 and step % cfg.ckpt_every_steps == 0
-                    stop_now = _stop_requested(stop, device, info)
                     log_now = cfg.log_every_steps > 0 and step % cfg.log_every_steps == 0
-                    if ckpt_now or stop_now or log_now or step % sync_every == 0:
-                        if not math.isfinite(loss.item()):
+                    stop_now = bool(stop.signum) and not info.enabled
+                    if ckpt_now or log_now or step % sync_every == 0:
+                        # Every rank takes this branch at the same steps, so it can agree with the others
+                        # on stopping (a signal, or a non-finite loss on any rank) without a hang.
+                        bad = not math.isfinite(loss.item())
+                        if info.enabled:
+                            flags = distributed.all_reduce_sums([float(bool(stop.signum)), float(bad)], device,
+                                                                info)
+                            stop_now, bad = flags[0] > 0, flags[1] > 0
+                        if bad:
                             raise NonFiniteLossError(
-                                f"the loss became {loss.item()} at step {step} (epoch {epoch + 1}, lr {lr:g}); "
-                                f"stopped. The last good checkpoint is kept in {ckpt_path}. {advice}")
+                                f"the loss became {loss.item()} at step {step} (epoch {epoch + 1}, lr {lr:g})"
+                                f"{' on a rank' if info.enabled else ''}; stopped. {kept()} {advice}")
                     elapsed = seconds_before + time.perf_counter() - t0
                     if info.is_main and (log_now or progress.mode == "bar"):
                         s = sums.tolist()
@@ -605,8 +655,8 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
                                num_classes=num_classes, device=device, amp_dtype=amp_dtype,
                                channels_last=channels_last, info=info)
                 if not math.isfinite(loss_sum):
-                    raise NonFiniteLossError(f"the loss became non-finite in epoch {epoch + 1}; stopped. The "
-                                             f"last good checkpoint is kept in {ckpt_path}. {advice}")
+                    raise NonFiniteLossError(f"the loss became non-finite in epoch {epoch + 1}; stopped. "
+                                             f"{kept()} {advice}")
                 row = {"kind": "epoch", "epoch": epoch + 1, "step": step, "lr": lr,
                        "train_loss": loss_sum / seen, "train_acc": correct / seen, "val_loss": val.loss,
                        "val_acc": val.top1, "val_top5": val.top5, "epoch_s": epoch_s,
@@ -651,12 +701,8 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
                      test=test, weights=weights, wall_s=wall, model=model)
 
 
-def _stop_requested(stop: StopSignals, device: torch.device, info: DistInfo) -> bool:
-    """Has any rank been asked to stop?  (All ranks must stop at the same step.)"""
-    if not info.enabled:
-        return bool(stop.signum)
-    flag = distributed.all_reduce_sums([float(bool(stop.signum))], device, info)[0]
-    return flag > 0
+def _dtype_name(dtype: torch.dtype | None) -> str:
+    return str(dtype).removeprefix("torch.") if dtype is not None else "none"
 
 
 def _sync_buffers(model: nn.Module, info: DistInfo) -> None:

@@ -55,6 +55,13 @@ class Progress:
         else:
             print(text, flush=True)
 
+    def notice(self, text: str) -> None:
+        """A message that must be seen (a resume, a recipe adjusted): on stderr with ``--progress none``."""
+        if self.mode == "none":
+            print(text, file=sys.stderr, flush=True)
+        else:
+            self.message(text)
+
     def epoch(self, row: dict[str, Any]) -> None:
         self.message(epoch_line(row, self.total_epochs))
 

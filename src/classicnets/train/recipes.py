@@ -21,6 +21,7 @@ run needs nothing but the step to continue the schedule exactly.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import re
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ class Recipe:
     summary: str
     settings: dict[str, Setting]
     notes: str = ""
-    # models (shell patterns) the recipe was written for; others work but are warned about
+    # models (shell patterns) the recipe was written for; others work, with a note (see notices())
     models: tuple[str, ...] = ("*",)
     deep_warmup: dict[str, Setting] = field(default_factory=dict)  # extra settings for >= 110 layers
 
@@ -232,7 +233,8 @@ _add(Recipe(
         "aux_weight": Setting(0.0, "no auxiliary heads"),
     },
     notes="Differs from resnet-cifar in: Nesterov momentum, batch 256 with lr 0.2, weight decay 5e-4, a "
-          "one-cycle schedule instead of steps, label smoothing 0.1, 30 epochs instead of 164, bf16 autocast.",
+          "one-cycle schedule instead of steps, label smoothing 0.1, 30 epochs instead of 164 (bf16 autocast "
+          "comes from --precision auto, as for every recipe).",
 ))
 
 
@@ -355,6 +357,23 @@ FALLBACKS: dict[str, Any] = {
 }
 
 
+#: Part of the ``aux_weight`` source when a recipe's auxiliary loss is dropped (the model has no aux heads).
+AUX_DROPPED = "built without auxiliary heads"
+
+
+def notices(cfg: Any, sources: dict[str, str]) -> list[str]:
+    """What a user should hear about the resolved recipe: a model it was not written for, a dropped aux loss."""
+    out = []
+    if cfg.recipe:
+        recipe = get_recipe(cfg.recipe)
+        if not any(fnmatch.fnmatchcase(cfg.model, pat) for pat in recipe.models):
+            out.append(f"note: recipe {recipe.name} was written for {', '.join(recipe.models)}; {cfg.model} "
+                       "trains with its settings as they are.")
+    if AUX_DROPPED in sources.get("aux_weight", ""):
+        out.append(f"note: aux_weight {sources['aux_weight']}")
+    return out
+
+
 def resolve(cfg: Any, *, has_batchnorm: bool, has_aux: bool) -> tuple[Any, dict[str, str]]:
     """Fill every unset option of ``cfg`` from its recipe; return it with each value's source.
 
@@ -397,8 +416,8 @@ def resolve(cfg: Any, *, has_batchnorm: bool, has_aux: bool) -> tuple[Any, dict[
         raise InvalidInputError(f"recipe {recipe.name} leaves {', '.join(missing)} unset.")
     if out.aux_weight and not has_aux and cfg.aux_weight is None:
         out = out.replace(aux_weight=0.0)
-        sources["aux_weight"] = (f"recipe {recipe.name} weighs auxiliary losses, but {cfg.model} was built "
-                                 "without auxiliary heads (--model-arg aux_logits=true adds them): 0")
+        sources["aux_weight"] = (f"recipe {recipe.name} weighs auxiliary losses, but {cfg.model} was {AUX_DROPPED} "
+                                 "(--model-arg aux_logits=true adds them): 0")
     elif out.aux_weight and not has_aux:
         raise InvalidInputError(f"--aux-weight {out.aux_weight}: {cfg.model} has no auxiliary heads "
                                 "(for googlenet/inception_v3 pass --model-arg aux_logits=true).")
