@@ -116,6 +116,8 @@ def test_config_toml_reruns_into_a_new_directory_and_the_resume_hint_works(tmp_p
     assert f"resuming {out / 'checkpoints' / 'last.pt'}" in err and "note:" not in err, err  # stderr: --progress none
     assert main([*command, "--threads", "2"]) == 0  # allowed, but the rounding changes: said aloud
     assert "note: resumed with threads 1 -> 2; the results will differ in the last bits" in capsys.readouterr().err
+    env = json.loads((out / "env.json").read_text())  # the first session's, then each resumed session's
+    assert env["torch_threads"] == 1 and [e["torch_threads"] for e in env["resumed"]] == [1, 2]
     b = load_file(str(out / "weights" / "final.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
 

@@ -43,7 +43,7 @@ from .config import TrainConfig, config_hash, diff_keys, from_dict, result_keys,
 from .distributed import DistInfo
 from .evaluate import EvalResult, evaluate
 from .progress import Progress
-from .rundir import MetricsLog, default_run_dir, env_info, holds_run, write_json, write_text
+from .rundir import MetricsLog, default_run_dir, env_info, holds_run, session_env, write_json, write_text
 
 
 # -- results and errors ----------------------------------------------------------------------
@@ -509,7 +509,8 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
                   f"re-run with: classicnets train --config {run_dir / 'config.toml'} [--out NEW_DIR]\n"
                   "sources of the recipe values:\n" + "\n".join(f"  {k}: {v}" for k, v in sorted(sources.items())))
         write_text(run_dir / "config.toml", to_toml(cfg, header=header))
-        write_json(run_dir / "env.json", env_info(device, info.world_size))
+        write_json(run_dir / "env.json", session_env(run_dir, env_info(device, info.world_size),
+                                                     resumed=resume_from is not None))
         write_json(run_dir / "classes.json", data.classes)
         write_json(run_dir / "data.json", {
             "dataset": cfg.dataset, "classes": data.classes, "mean": data.mean, "std": data.std,

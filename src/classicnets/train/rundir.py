@@ -4,7 +4,7 @@
 
     runs/resnet20-cifar10-20260101-120000/
       config.toml          the resolved configuration (re-runnable with --config)
-      env.json             Python, torch, numpy, classicnets (+ git commit), CPU/GPU, threads
+      env.json             Python, torch, numpy, classicnets (+ git commit), CPU/GPU, threads (+ each resumed session)
       classes.json         the class names, in label order
       data.json            dataset facts: sizes, image shape, mean/std used for normalization
       metrics.csv          one row per epoch (CSV_COLUMNS)
@@ -108,6 +108,22 @@ def env_info(device: torch.device, world_size: int = 1) -> dict[str, Any]:
         info["gpu"] = torch.cuda.get_device_name(device)
         info["cuda"] = torch.version.cuda
     return info
+
+
+def session_env(run_dir: Path, env: dict[str, Any], *, resumed: bool) -> dict[str, Any]:
+    """``env.json`` for a session: a new run's own; a resumed run keeps its first session's environment and
+    lists each later session's under ``"resumed"`` (one machine's figures must not replace another's)."""
+    path = Path(run_dir) / "env.json"
+    if not resumed or not path.is_file():
+        return env
+    try:
+        first = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return env  # unreadable: this session's is the best record left
+    if not isinstance(first, dict):
+        return env
+    first.setdefault("resumed", []).append(env)
+    return first
 
 
 # -- metrics -------------------------------------------------------------------------------
