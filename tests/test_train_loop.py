@@ -109,6 +109,8 @@ def test_config_toml_reruns_into_a_new_directory_and_the_resume_hint_works(tmp_p
     assert same_weights(again, out)  # the re-run reproduces the run
     a = load_file(str(out / "weights" / "final.safetensors"))
     capsys.readouterr()
+    toml_text = (out / "config.toml").read_text()
+    assert "sources of the recipe values:\n#   " in toml_text
     hint = TrainingInterrupted(signal.SIGTERM, out, 3).hint
     command = hint.split("Resume with: classicnets ", 1)[1].split()
     assert main(command) == 0, capsys.readouterr().err
@@ -116,6 +118,10 @@ def test_config_toml_reruns_into_a_new_directory_and_the_resume_hint_works(tmp_p
     assert f"resuming {out / 'checkpoints' / 'last.pt'}" in err and "note:" not in err, err  # stderr: --progress none
     assert main([*command, "--threads", "2"]) == 0  # allowed, but the rounding changes: said aloud
     assert "note: resumed with threads 1 -> 2; the results will differ in the last bits" in capsys.readouterr().err
+    assert (out / "config.toml").read_text() == toml_text  # resuming keeps the file and its sources
+    assert TrainingInterrupted(signal.SIGTERM, out, 3, world_size=2).hint.endswith(
+        f"Resume with: torchrun --nproc-per-node 2 -m classicnets train --config {out / 'config.toml'} --out {out} "
+        "--resume")
     env = json.loads((out / "env.json").read_text())  # the first session's, then each resumed session's
     assert env["torch_threads"] == 1 and [e["torch_threads"] for e in env["resumed"]] == [1, 2]
     b = load_file(str(out / "weights" / "final.safetensors"))
@@ -124,9 +130,9 @@ def test_config_toml_reruns_into_a_new_directory_and_the_resume_hint_works(tmp_p
 
 def test_bad_option_values_and_dataset_model_args_are_refused(tmp_path: Path, capsys) -> None:
     base = ["train", "resnet20", "--dataset", "digits", "--steps", "1", "--threads", "1", "--progress", "none"]
-    for extra, message in ((["--lr", "-0.1"], "lr must be positive"),
-                           (["--momentum", "1.5"], "momentum must be in [0, 1)"),
-                           (["--weight-decay=-1e-4"], "weight_decay must be 0 or more"),
+    for extra, message in ((["--lr", "-0.1"], "--lr must be positive"),
+                           (["--momentum", "1.5"], "--momentum must be in [0, 1)"),
+                           (["--weight-decay=-1e-4"], "--weight-decay must be 0 or more"),
                            (["--model-arg", "num_classes=5"], "the dataset sets these")):
         out = tmp_path / extra[0].strip("-")
         assert main([*base, *extra, "--out", str(out)]) == 2

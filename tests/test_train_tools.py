@@ -171,10 +171,10 @@ def test_demo_replaces_only_its_own_runs(tmp_path: Path) -> None:
     from classicnets.errors import InvalidInputError
     from classicnets.train import demo
 
-    foreign = tmp_path / "demo" / "plain56"
+    foreign = tmp_path / "demo" / "resnet56"  # the second model's folder: checked before the first is trained
     foreign.mkdir(parents=True)
     (foreign / "notes.txt").write_text("mine")
-    with pytest.raises(InvalidInputError, match="is not a demo run of plain56 on digits"):
+    with pytest.raises(InvalidInputError, match="is not a demo run of resnet56 on digits"):
         demo(out=tmp_path / "demo", epochs=0.1, threads=1, verbose=False)
-    assert (foreign / "notes.txt").read_text() == "mine"
+    assert (foreign / "notes.txt").read_text() == "mine" and not (tmp_path / "demo" / "plain56").exists()
 

@@ -245,12 +245,19 @@ def coerce(name: str, value: Any, *, source: str = "config") -> Any:
         raise InvalidInputError(
             f"{source}: {name} must be one of {', '.join(meta['choices'])}; got {value!r}."
         )
-    if name in LIMITS and not LIMITS[name][0](value):
-        raise InvalidInputError(f"{source}: {name} must be {LIMITS[name][1]}; got {value!r}.")
     return value
 
 
-#: Ranges of the numeric options (checked in :func:`coerce`, so a bad value never reaches torch).
+def check_limits(cfg: TrainConfig) -> None:
+    """Refuse out-of-range training options (before training, so a bad value never reaches torch)."""
+    for name, (ok, what) in LIMITS.items():
+        v = getattr(cfg, name)
+        if v is not None and not ok(v):
+            raise InvalidInputError(f"--{name.replace('_', '-')} must be {what}; got {v!r}.")
+
+
+#: Ranges of the numeric options, checked by :func:`check_limits` when a run starts (not when an
+#: existing run's config.toml is read for eval, predict or export).
 LIMITS: dict[str, tuple[Any, str]] = {
     "lr": (lambda v: v > 0, "positive"),
     "warmup_lr": (lambda v: v > 0, "positive"),

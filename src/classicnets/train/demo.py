@@ -39,12 +39,13 @@ def demo(*, out: str | Path = "runs/demo", epochs: float | None = None,
         settings["epochs"] = float(epochs)
     results: dict[str, RunResult] = {}
     t0 = time.perf_counter()
+    for name in models:  # every folder is checked before any is replaced
+        if (out / name).exists() and not _is_demo_run(out / name, name):
+            raise InvalidInputError(f"{out / name} exists and is not a demo run of {name} on digits; the demo "
+                                    "replaces its own runs only. Choose another --out.")
     for name in models:
         run = out / name
         if run.exists():
-            if not _is_demo_run(run, name):
-                raise InvalidInputError(f"{run} exists and is not a demo run of {name} on digits; the demo "
-                                        "replaces its own runs only. Choose another --out.")
             shutil.rmtree(run)
         if verbose:
             print(f"training {name} on digits ({settings['epochs']:g} epochs) ...", flush=True)

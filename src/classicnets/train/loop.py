@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import shlex
 import signal
 import sys
 import threading
@@ -39,7 +40,7 @@ from ..errors import InvalidInputError, UserError
 from ..models import create_model, save_weights
 from . import checkpoint as ckpt
 from . import distributed, recipes
-from .config import TrainConfig, config_hash, diff_keys, from_dict, result_keys, to_toml
+from .config import TrainConfig, check_limits, config_hash, diff_keys, from_dict, result_keys, to_toml
 from .distributed import DistInfo
 from .evaluate import EvalResult, evaluate
 from .progress import Progress
@@ -70,10 +71,12 @@ class NonFiniteLossError(UserError, FloatingPointError):
 class TrainingInterrupted(Exception):
     """SIGINT/SIGTERM: a checkpoint was written; ``hint`` says how to resume."""
 
-    def __init__(self, signum: int, run_dir: Path, step: int) -> None:
+    def __init__(self, signum: int, run_dir: Path, step: int, world_size: int = 1) -> None:
         self.signum, self.run_dir, self.step = signum, run_dir, step
+        launcher = f"torchrun --nproc-per-node {world_size} -m classicnets" if world_size > 1 else "classicnets"
         self.hint = (f"stopped by {signal.Signals(signum).name} at step {step}; checkpoint written. "
-                     f"Resume with: classicnets train --config {run_dir / 'config.toml'} --out {run_dir} --resume")
+                     f"Resume with: {launcher} train --config {shlex.quote(str(run_dir / 'config.toml'))} "
+                     f"--out {shlex.quote(str(run_dir))} --resume")
         super().__init__(self.hint)
 
 
@@ -104,7 +107,8 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for ``--precision`` (None: plain fp32)."""
     if precision == "auto":
         if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else None
+            native = torch.cuda.get_device_capability(device)[0] >= 8  # Ampere and later (not emulated)
+            return torch.bfloat16 if native else None
         return torch.bfloat16 if cpu_has_native_bf16() else None
     if precision == "fp16":
         if device.type != "cuda":
@@ -365,15 +369,16 @@ def check_resume(state: dict[str, Any], cfg: TrainConfig, path: Path, autocast: 
                                 "options (its config.toml) or start a new run with another --out.")
     old_autocast = state.get("autocast")
     if autocast and old_autocast and old_autocast != autocast:
-        raise InvalidInputError(f"cannot resume {path}: it was trained with autocast {old_autocast}, this machine "
-                                f"and --precision {cfg.precision} give {autocast}; pass the --precision it used "
-                                "or start a new run with another --out.")
+        raise InvalidInputError(f"cannot resume {path}: it was trained with autocast {old_autocast}, but "
+                                f"--precision {cfg.precision} gives {autocast} on this machine; resume it on "
+                                "hardware like the one it started on, or start a new run with another --out.")
 
 
 # -- fit ----------------------------------------------------------------------------------------------
 def fit(config: TrainConfig) -> RunResult:
     """Train ``config.model`` on ``config.dataset`` as configured; see the module docstring."""
     config = from_dict(config.to_dict(), source="TrainConfig")  # check and convert every value
+    check_limits(config)
     device = pick_device(config.device)
     info = distributed.setup(device.type)
     if device.type == "cuda" and info.enabled:
@@ -503,12 +508,13 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "checkpoints").mkdir(exist_ok=True)
-        for folder in (run_dir, run_dir / "checkpoints", run_dir / "weights"):
+        for folder in (run_dir / "checkpoints", run_dir / "weights"):
             ckpt.remove_stale_temporaries(folder)
         header = (f"classicnets train: resolved configuration of {run_dir.name}\n"
                   f"re-run with: classicnets train --config {run_dir / 'config.toml'} [--out NEW_DIR]\n"
                   "sources of the recipe values:\n" + "\n".join(f"  {k}: {v}" for k, v in sorted(sources.items())))
-        write_text(run_dir / "config.toml", to_toml(cfg, header=header))
+        if resume_from is None or not (run_dir / "config.toml").is_file():  # a resume keeps the sources list
+            write_text(run_dir / "config.toml", to_toml(cfg, header=header))
         write_json(run_dir / "env.json", session_env(run_dir, env_info(device, info.world_size),
                                                      resumed=resume_from is not None))
         write_json(run_dir / "classes.json", data.classes)
@@ -554,7 +560,10 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
                 else "No checkpoint had been written yet.")
 
     def save(position: tuple[int, int], sums: list[float]) -> None:
-        if not all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point()):
+        finite = all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point())
+        if info.enabled:  # BatchNorm buffers differ between ranks mid-epoch: all stop, or none
+            finite = distributed.all_reduce_sums([float(not finite)], device, info)[0] == 0
+        if not finite:
             raise NonFiniteLossError(f"the weights became NaN or infinite by step {step} (lr {lr:g}); stopped "
                                      f"without saving them. {kept()} {advice}")
         rng_all = distributed.all_gather(ckpt.get_rng_state(), info)
@@ -626,9 +635,10 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
                                                                 info)
                             stop_now, bad = flags[0] > 0, flags[1] > 0
                         if bad:
-                            raise NonFiniteLossError(
-                                f"the loss became {loss.item()} at step {step} (epoch {epoch + 1}, lr {lr:g})"
-                                f"{' on a rank' if info.enabled else ''}; stopped. {kept()} {advice}")
+                            here = loss.item()
+                            what = f"became {here}" if not math.isfinite(here) else "became non-finite on another rank"
+                            raise NonFiniteLossError(f"the loss {what} at step {step} (epoch {epoch + 1}, lr "
+                                                     f"{lr:g}); stopped. {kept()} {advice}")
                     elapsed = seconds_before + time.perf_counter() - t0
                     if info.is_main and (log_now or progress.mode == "bar"):
                         s = sums.tolist()
@@ -645,7 +655,7 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
                     if ckpt_now or stop_now:
                         save((epoch, loader.step), [*sums.tolist(), elapsed])
                     if stop_now:
-                        raise TrainingInterrupted(stop.signum or signal.SIGTERM, run_dir, step)
+                        raise TrainingInterrupted(stop.signum or signal.SIGTERM, run_dir, step, info.world_size)
 
                 # End of the epoch: reduce the training sums, evaluate, log, save.
                 epoch_s = seconds_before + time.perf_counter() - t0

@@ -19,7 +19,7 @@ from PIL import Image
 from ..data import augment
 from ..data.images import decode_image
 from ..errors import InvalidInputError, MissingFileError
-from .runs import load_trained
+from .runs import find_run_dir, load_trained
 
 
 def load_image(path: str | Path, *, size: int, crop: int, channels: int) -> np.ndarray:
@@ -45,10 +45,10 @@ def load_image(path: str | Path, *, size: int, crop: int, channels: int) -> np.n
 def predict_files(run: str | Path, images: list[str | Path], *, top_k: int = 5, model: str | None = None,
                   device: str = "cpu") -> list[dict[str, Any]]:
     """``[{"image": path, "top": [{"class": name, "index": i, "prob": p}, ...]}, ...]``."""
+    if Path(run).exists() and find_run_dir(Path(run)) is None:
+        raise InvalidInputError(f"{run}: predict needs a run directory (or a weights file inside one) for the "
+                                "class names and the normalization.")
     trained = load_trained(run, model=model)
-    if trained.run_dir is None:
-        raise InvalidInputError("predict needs a run directory (or a weights file inside one) for the class "
-                                "names and the normalization.")
     c, h, _ = trained.input_size
     size = trained.cache_size or h
     x = np.stack([load_image(p, size=size, crop=h, channels=c) for p in images])
