@@ -117,8 +117,8 @@ def session_env(run_dir: Path, env: dict[str, Any], *, resumed: bool) -> dict[st
     if not resumed or not path.is_file():
         return env
     try:
-        first = json.loads(path.read_text())
-    except (OSError, ValueError):
+        first = read_json(path)
+    except InvalidInputError:
         return env  # unreadable: this session's is the best record left
     if not isinstance(first, dict):
         return env
