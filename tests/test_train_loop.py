@@ -130,9 +130,9 @@ def test_config_toml_reruns_into_a_new_directory_and_the_resume_hint_works(tmp_p
 
 def test_bad_option_values_and_dataset_model_args_are_refused(tmp_path: Path, capsys) -> None:
     base = ["train", "resnet20", "--dataset", "digits", "--steps", "1", "--threads", "1", "--progress", "none"]
-    for extra, message in ((["--lr", "-0.1"], "--lr must be positive"),
+    for extra, message in ((["--lr", "-0.1"], "--lr must be in (0, 1e+09]"),
                            (["--momentum", "1.5"], "--momentum must be in [0, 1)"),
-                           (["--weight-decay=-1e-4"], "--weight-decay must be 0 or more"),
+                           (["--weight-decay=-1e-4"], "--weight-decay must be in [0, 1]"),
                            (["--model-arg", "num_classes=5"], "the dataset sets these")):
         out = tmp_path / extra[0].strip("-")
         assert main([*base, *extra, "--out", str(out)]) == 2

@@ -1,4 +1,5 @@
-"""Durable file writes shared by every layer (weights, checkpoints, caches, downloads).
+"""Durable file writes shared by every layer (weights, checkpoints, caches, downloads), and the check of an
+output path before any work starts (:func:`check_output_dir`, :func:`check_output_file`).
 
 ``atomic_write`` writes through a temporary file in the destination folder,
 fsyncs it, then renames it onto the destination, so a crash at any moment
@@ -13,6 +14,8 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from .errors import InvalidInputError
 
 
 def fsync_dir(path: str | os.PathLike[str]) -> None:
@@ -71,3 +74,57 @@ def save_figure(fig: object, path: str | os.PathLike[str], *, dpi: int = 110) ->
         return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))  # type: ignore[attr-defined]
     finally:
         plt.close(fig)  # type: ignore[arg-type]
+
+
+# -- checking an output path before the work that ends by writing to it ------------------------------
+def _probe_writable(folder: Path, flag: str, path: Path) -> None:
+    """Create and remove a file in ``folder`` (permission bits alone mislead: root, read-only mounts)."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".classicnets-probe-", dir=folder)
+    except OSError as e:
+        raise InvalidInputError(f"{flag} {path}: cannot write in {folder} ({e.strerror or e}); choose another "
+                                f"{flag}.") from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def _check_creatable(path: Path, flag: str) -> None:
+    """``path`` does not exist: its nearest existing ancestor must be a writable folder."""
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InvalidInputError(f"{flag} {path}: {parent} is a file, not a folder; choose another {flag}.")
+    _probe_writable(parent, flag, path)
+
+
+def _nonempty(path: str | os.PathLike[str], flag: str) -> Path:
+    if not str(path).strip():
+        raise InvalidInputError(f"{flag}: the path is empty.")
+    return Path(path).expanduser()
+
+
+def check_output_dir(path: str | os.PathLike[str], flag: str) -> Path:
+    """``path`` is a folder the command may create or write in; else a clear error naming ``flag``."""
+    p = _nonempty(path, flag)
+    if p.exists() and not p.is_dir():
+        raise InvalidInputError(f"{flag} {p}: is a file, not a folder; give a folder.")
+    if p.is_dir():
+        _probe_writable(p, flag, p)
+    else:
+        _check_creatable(p, flag)
+    return p
+
+
+def check_output_file(path: str | os.PathLike[str], flag: str) -> Path:
+    """``path`` is a file the command may create or replace; else a clear error naming ``flag``."""
+    p = _nonempty(path, flag)
+    if p.is_dir():
+        raise InvalidInputError(f"{flag} {p}: is a folder; give a file name.")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise InvalidInputError(f"{flag} {p}: the file is read-only; choose another {flag}.")
+    if p.parent.is_dir():
+        _probe_writable(p.parent, flag, p)
+    else:
+        _check_creatable(p, flag)
+    return p

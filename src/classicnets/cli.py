@@ -13,8 +13,12 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ._io import atomic_write
+from ._io import atomic_write, check_output_dir, check_output_file
 from .errors import UserError
+from .options import CHANNELS, IMAGE_SIDE, SEEDS, Range, arg_type, number
+
+DEVICE_HELP = "auto (cuda when available), cpu, cuda, cuda:N, gpu or mps"
+WORKERS = Range(1, 64)
 
 
 # -- models ------------------------------------------------------------------
@@ -79,6 +83,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 # -- data ----------------------------------------------------------------------
 def _data_load_kwargs(args: argparse.Namespace) -> dict:
+    if args.cache_dir is not None:
+        check_output_dir(args.cache_dir, "--cache-dir")
     kw = {"size": args.size, "cache_dir": args.cache_dir, "workers": args.workers, "on_error": args.on_error}
     if args.partition is not None:
         kw["partition"] = args.partition
@@ -136,6 +142,10 @@ def cmd_data_import(args: argparse.Namespace) -> int:
 def cmd_data_download(args: argparse.Namespace) -> int:
     from .data import download
 
+    if args.root is not None:
+        check_output_dir(args.root, "--root")
+    if args.cache_dir is not None:
+        check_output_dir(args.cache_dir, "--cache-dir")
     for path in download(args.name, args.root, base_url=args.base_url, progress=True, cache_dir=args.cache_dir):
         print(path)
     return 0
@@ -186,11 +196,11 @@ def cmd_gradflow(args: argparse.Namespace) -> int:
     from .analysis import parse_options
     from .analysis.gradflow import measure_models, plot_gradflow
 
+    out = check_output_dir(args.out, "--out")
     results = measure_models(
         args.models, regime=args.regime, options=parse_options(args.option), checkpoint=args.checkpoint,
         dataset=args.dataset, root=args.root, split=args.split, batches=args.batches, batch_size=args.batch_size,
         seed=args.seed, device=args.device)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = "gradflow_" + "-".join(args.models)[:80]
     text = "".join(r.to_csv() if i == 0 else r.to_csv().split("\n", 1)[1] for i, r in enumerate(results))
@@ -210,13 +220,13 @@ def cmd_paths(args: argparse.Namespace) -> int:
     from .analysis import parse_options
     from .analysis.paths import measure_paths, plot_paths
 
+    out = None if args.distribution_only else check_output_dir(args.out, "--out")
     result = measure_paths(
         args.model, options=parse_options(args.option), checkpoint=args.checkpoint, dataset=args.dataset,
         root=args.root, split=args.split, batches=args.batches, batch_size=args.batch_size, samples=args.samples,
         lengths=args.lengths, seed=args.seed, device=args.device, distribution_only=args.distribution_only)
     print(result.to_text())
-    if not args.distribution_only:
-        out = Path(args.out)
+    if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write(out / f"paths_{args.model}.csv", lambda tmp: Path(tmp).write_text(result.to_csv()))
         plot_paths(result, out / f"paths_{args.model}.png")
@@ -226,11 +236,15 @@ def cmd_paths(args: argparse.Namespace) -> int:
 
 # -- training ------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> int:
+    from .device import resolve_device
     from .train import TrainingInterrupted, fit
     from .train.config import from_namespace
     from .train.loop import run_summary
 
     cfg = from_namespace(args, config_file=args.config)
+    resolve_device(cfg.device)  # a device this machine lacks is one line, before anything loads
+    if cfg.out is not None:
+        check_output_dir(cfg.out, "--out")
     try:
         result = fit(cfg)
     except TrainingInterrupted as e:
@@ -288,6 +302,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .train.demo import demo
 
+    check_output_dir(args.out, "--out")
     demo(out=args.out, epochs=args.epochs, models=tuple(args.models.split(",")), verbose=True)
     return 0
 
@@ -319,6 +334,8 @@ def cmd_experiment_run(args: argparse.Namespace) -> int:
     from .experiments.framework import all_options
 
     extra = {o.name: getattr(args, o.name) for o in all_options().values() if hasattr(args, o.name)}
+    if args.out is not None:
+        check_output_dir(args.out, "--out")
     try:
         result = run_experiment(args.name, scale=args.scale, data_dir=args.data_dir, out=args.out, resume=args.resume,
                                 jobs=args.jobs, device=args.device, verbose=not args.quiet, **extra)
@@ -344,6 +361,8 @@ def cmd_cam(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import write_report
 
+    if args.out is not None:
+        check_output_file(args.out, "--out")
     path, found = write_report(args.paths, args.out, fmt=args.format, keep_going=args.keep_going, title=args.title)
     runs = len(found.all_runs())
     print(f"wrote {path}: {len(found.experiments)} experiment(s), {runs} run(s)"
@@ -356,6 +375,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 # -- parser --------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
+    from .analysis._data import BATCH_SIZE, BATCHES
+    from .train.config import THREADS
+    from .train.demo import DEMO_EPOCHS
+    from .train.evaluate import EVAL_BATCH
+    from .train.predict import TOP_K
 
     parser = argparse.ArgumentParser(
         prog="classicnets",
@@ -380,9 +404,11 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("name", help="cifar10, cifar100, mnist, fashion_mnist, flowers17, imagefolder, digits")
         q.add_argument("--root", "--data-dir", dest="root",
                        help="the dataset's archive or folder (default: where `data download` put it)")
-        q.add_argument("--size", type=int, help="flowers17/imagefolder: side of the cached square images")
+        q.add_argument("--size", type=number(IMAGE_SIDE, "--size"),
+                       help=f"flowers17/imagefolder: side of the cached square images ({IMAGE_SIDE.text})")
         q.add_argument("--cache-dir", help="cache folder (default: $CLASSICNETS_CACHE or ~/.cache/classicnets)")
-        q.add_argument("--workers", type=int, help="image-decoding processes (default: cores, at most 4)")
+        q.add_argument("--workers", type=number(WORKERS, "--workers"),
+                       help=f"image-decoding processes (default: cores, at most 4; {WORKERS.text})")
         q.add_argument("--on-error", choices=["raise", "skip"], default="raise",
                        help="a corrupt image stops the import (raise) or is left out and counted (skip)")
         q.add_argument("--partition", type=int, choices=[1, 2, 3], help="flowers17: which of the 3 partitions")
@@ -401,7 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="per-layer output shapes, parameters, MACs, receptive fields")
     p.add_argument("model", help="a registered model name (`classicnets models` lists them)")
     p.add_argument("--input", metavar="C,H,W", help="input size of one image (default: the model's)")
-    p.add_argument("--depth", type=int, metavar="N", help="merge rows into the modules N levels down (1: children)")
+    p.add_argument("--depth", type=number(Range(0, 100), "--depth"), metavar="N",
+                   help="merge rows into the modules N levels down (1: children; 0..100)")
     p.add_argument("--option", "-o", action="append", metavar="KEY=VALUE", help="model option, e.g. variant=v1.5")
     p.add_argument("--format", choices=["table", "csv", "json", "markdown"], default="table", help=fmt_help)
     p.set_defaults(func=cmd_summary)
@@ -420,22 +447,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("calc", help="calculators: factorized kernels, Inception modules")
     calc = p.add_subparsers(dest="calc", metavar="CALC", required=True)
     c = calc.add_parser("factorization", help="savings of factorized convolutions (default: the standard five)")
-    c.add_argument("--kernel", type=int, metavar="N", help="the n x n conv to factorize")
+    c.add_argument("--kernel", type=number(Range(2, 1024), "--kernel"), metavar="N",
+                   help="the n x n conv to factorize (2..1024)")
     c.add_argument("--scheme", choices=["3x3", "2x2", "asymmetric"], default="3x3")
-    c.add_argument("--channels", type=int, metavar="C", help="equal input/output channels (default: per C^2)")
+    c.add_argument("--channels", type=number(CHANNELS, "--channels"), metavar="C",
+                   help=f"equal input/output channels (default: per C^2; {CHANNELS.text})")
     for name, help_text in (("inception", "the naive Inception module against the one with 1x1 reductions"),
                             ("inception-vs-conv", "an Inception module against one conv with its output channels")):
         c = calc.add_parser(name, help=help_text + " (default: GoogLeNet's inception 3a)")
-        c.add_argument("--in-ch", type=int, default=192, help="input channels (192)")
-        c.add_argument("--size", type=int, default=28, help="input height = width (28)")
-        c.add_argument("--n1", type=int, default=64, help="#1x1 (64)")
-        c.add_argument("--reduce3", type=int, default=96, help="#3x3 reduce (96)")
-        c.add_argument("--n3", type=int, default=128, help="#3x3 (128)")
-        c.add_argument("--reduce5", type=int, default=16, help="#5x5 reduce (16)")
-        c.add_argument("--n5", type=int, default=32, help="#5x5 (32)")
-        c.add_argument("--pool-proj", type=int, default=32, help="pool proj (32)")
+        for flag, default, text in (("--in-ch", 192, "input channels"), ("--n1", 64, "#1x1"),
+                                    ("--reduce3", 96, "#3x3 reduce"), ("--n3", 128, "#3x3"),
+                                    ("--reduce5", 16, "#5x5 reduce"), ("--n5", 32, "#5x5"),
+                                    ("--pool-proj", 32, "pool proj")):
+            c.add_argument(flag, type=number(CHANNELS, flag), default=default,
+                           help=f"{text} ({default}; {CHANNELS.text})")
+        c.add_argument("--size", type=number(IMAGE_SIDE, "--size"), default=28,
+                       help=f"input height = width (28; {IMAGE_SIDE.text})")
         if name == "inception-vs-conv":
-            c.add_argument("--kernels", type=int, nargs="+", default=[3, 5], help="kernel sizes of the single conv")
+            c.add_argument("--kernels", type=number(Range(1, 1024), "--kernels"), nargs="+", default=[3, 5],
+                           help="kernel sizes of the single conv (1..1024)")
     for c in calc.choices.values():
         c.add_argument("--format", choices=["table", "csv", "json", "markdown"], default="table", help=fmt_help)
     p.set_defaults(func=cmd_calc)
@@ -444,12 +474,16 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--checkpoint", metavar="PATH", help="weights to load (default: measure at initialization)")
         q.add_argument("--dataset", metavar="NAME", help="real batches from this dataset (default: random inputs)")
         q.add_argument("--data-dir", "--root", dest="root", metavar="PATH", help="the dataset's file or folder")
-        q.add_argument("--split", default="test", help="dataset split (test)")
-        q.add_argument("--batches", type=int, default=1, metavar="N", help="batches averaged (1)")
-        q.add_argument("--batch-size", type=int, default=batch_size, metavar="B", help=f"({batch_size})")
-        q.add_argument("--option", "-o", action="append", metavar="KEY=VALUE", help="model option")
-        q.add_argument("--seed", type=int, default=0, help="seeds the init, the batches and the sampling (0)")
-        q.add_argument("--device", default="cpu", help="cpu or cuda (cpu)")
+        q.add_argument("--split", help="dataset split (default test, or val for a folder with only train/ and val/)")
+        q.add_argument("--batches", type=number(BATCHES, "--batches"), default=1, metavar="N",
+                       help=f"batches averaged (1; {BATCHES.text})")
+        q.add_argument("--batch-size", type=number(BATCH_SIZE, "--batch-size"), default=batch_size, metavar="B",
+                       help=f"({batch_size}; {BATCH_SIZE.text})")
+        q.add_argument("--option", "-o", action="append", metavar="KEY=VALUE",
+                       help="model option, e.g. batch_norm=false (true/false, none, numbers, tuples are typed)")
+        q.add_argument("--seed", type=number(SEEDS, "--seed"), default=0,
+                       help=f"seeds the init, the batches and the sampling (0; {SEEDS.text})")
+        q.add_argument("--device", default="cpu", help=DEVICE_HELP + " (default cpu)")
         q.add_argument("--out", default="analysis", metavar="DIR", help="folder for the CSV and PNG (analysis)")
 
     p = sub.add_parser("gradflow", help="gradient norms per layer and per block (plain vs residual)")
@@ -462,7 +496,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("paths", help="path-length distribution and gradient per path length (Veit et al.)")
     p.add_argument("model", metavar="MODEL", help="a residual network, e.g. resnet110")
-    p.add_argument("--samples", type=int, default=3, metavar="S", help="block subsets sampled per length (3)")
+    p.add_argument("--samples", type=number(Range(1, 1000), "--samples"), default=3, metavar="S",
+                   help="block subsets sampled per length (3; 1..1000)")
     p.add_argument("--lengths", metavar="A:B[:STEP]", help="path lengths to measure (default: all)")
     p.add_argument("--distribution-only", action="store_true", help="print the Binomial distribution only")
     measure_args(p, 32)
@@ -492,11 +527,13 @@ def build_parser() -> argparse.ArgumentParser:
     run_arg(p)
     p.add_argument("--dataset", help="dataset (default: the run's)")
     p.add_argument("--data-dir", metavar="PATH", help="dataset files (default: the run's)")
-    p.add_argument("--split", default="test", help="split to evaluate (default test)")
+    p.add_argument("--split", help="split to evaluate (default: the one the run was measured on: test, or val "
+                   "for an image folder with only train/ and val/)")
     p.add_argument("--fold-bn", action="store_true", help="evaluate with BatchNorm folded into the convolutions")
     p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="fp32 (default), bf16, fp16, auto")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--batch-size", type=number(EVAL_BATCH, "--batch-size"), default=256,
+                   help=f"(256; {EVAL_BATCH.text})")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP + " (default auto)")
     p.add_argument("--confusion", metavar="CSV", help="confusion matrix file (default: in the run, "
                    "eval/confusion-<split>.csv)")
     p.add_argument("--format", choices=["text", "json"], default="text")
@@ -505,8 +542,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="top-k classes of image files with the run's class names")
     run_arg(p, bare_weights=False)
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (anything Pillow opens)")
-    p.add_argument("--top-k", type=int, default=5)
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
+    p.add_argument("--top-k", type=number(TOP_K, "--top-k"), default=5, help=f"classes shown (5; {TOP_K.text})")
+    p.add_argument("--device", default="cpu", help=DEVICE_HELP + " (default cpu)")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_predict)
 
@@ -519,7 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="output file (default: RUN/export/model.<ext>, or "
                    "model-folded.<ext> with --fold-bn; for a bare weights file export/ beside it)")
     p.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"),
-                   help="example input size (default: the run's)")
+                   help=f"example input size (default: the run's; C {CHANNELS.text}, H and W {IMAGE_SIDE.text})")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("plot", help="training curves of one or several runs in one figure (PNG)")
@@ -533,7 +570,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="train plain56 and resnet56 on the embedded digits, compare, plot")
     p.add_argument("--out", default="runs/demo", metavar="DIR")
-    p.add_argument("--epochs", type=float, default=None, help="epochs per model (default: the demo's)")
+    p.add_argument("--epochs", type=number(DEMO_EPOCHS, "--epochs"), default=None,
+                   help=f"epochs per model (default: the demo's; {DEMO_EPOCHS.text})")
     p.add_argument("--models", default="plain56,resnet56", help="comma-separated models (default plain56,resnet56)")
     p.set_defaults(func=cmd_demo)
 
@@ -559,12 +597,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", metavar="DIR", help="experiment folder (default experiments/NAME-SCALE)")
     q.add_argument("--resume", action="store_true", help="insist that DIR holds this experiment already (a rerun "
                    "continues with or without this flag)")
-    q.add_argument("--jobs", type=int, default=1, metavar="N", help="train up to N runs side by side, never more "
-                   "than the cores (each gets cores/N threads)")
-    q.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    q.add_argument("--jobs", type=number(THREADS, "--jobs"), default=1, metavar="N",
+                   help=f"train up to N runs side by side, never more than the cores (each gets cores/N threads; "
+                   f"{THREADS.text})")
+    q.add_argument("--device", default="auto", help=DEVICE_HELP + " (default auto)")
     q.add_argument("--quiet", action="store_true", help="no progress; print the verdict lines at the end")
     for o in all_options().values():
-        q.add_argument(o.flag, dest=o.name, type=o.parse, default=argparse.SUPPRESS, metavar=o.metavar, help=o.help)
+        q.add_argument(o.flag, dest=o.name, type=arg_type(o.parse), default=argparse.SUPPRESS, metavar=o.metavar,
+                       help=o.help)
     q.set_defaults(func=cmd_experiment_run)
 
     p = sub.add_parser("cam", help="class activation maps (Zhou et al. 2016) of a run for image files, as PNGs")
@@ -572,7 +612,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (anything Pillow opens)")
     p.add_argument("--out", metavar="DIR", help="folder for IMAGE-cam.png (default: RUN/cam)")
     p.add_argument("--model", help="model name (checked against the run's)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
+    p.add_argument("--device", default="cpu", help=DEVICE_HELP + " (default cpu)")
     p.set_defaults(func=cmd_cam)
 
     # report
@@ -597,6 +637,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    code = _run(args)
+    # A torchrun worker that joined a process group ends here, at once (classicnets.train.distributed explains
+    # why: torch keeps gloo's threads alive after DDP, and a normal interpreter exit beside them can abort).
+    dist = sys.modules.get("classicnets.train.distributed")
+    if dist is not None and dist.joined_process_group():
+        dist.exit_process(code)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as e:

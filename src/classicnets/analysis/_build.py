@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterable
 from typing import Any
 
 from ..errors import InvalidInputError
 from ..models.meta import SkipMetaInit, build_meta
+from ..options import CHANNELS, IMAGE_SIDE, parse_key_values
 
 __all__ = ["SkipMetaInit", "build_meta", "parse_options", "parse_size"]
 
 
 def parse_options(items: Iterable[str] | None) -> dict[str, Any]:
-    """``["variant=v1.5", "batch_norm=False"]`` -> ``{"variant": "v1.5", "batch_norm": False}``.
-
-    Values are read as Python literals when they are one (numbers, True/False/None,
-    tuples), else kept as strings.
-    """
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key.isidentifier():
-            raise InvalidInputError(f"model options are KEY=VALUE, e.g. variant=v1.5; got {item!r}")
-        try:
-            out[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            out[key] = value
-    return out
+    """``-o KEY=VALUE`` items as model options, typed as every command types them
+    (:func:`classicnets.options.parse_key_values`: ``batch_norm=false`` is ``False``)."""
+    return parse_key_values(items, flag="--option")
 
 
 def parse_size(text: str | None) -> tuple[int, int, int] | None:
@@ -40,6 +27,8 @@ def parse_size(text: str | None) -> tuple[int, int, int] | None:
         size = tuple(int(p) for p in parts)
     except ValueError:
         size = ()
-    if len(size) != 3 or min(size) < 1:
+    if len(size) != 3:
         raise InvalidInputError(f"--input must be C,H,W with three positive integers, e.g. 3,224,224; got {text!r}")
+    for v, rng in zip(size, (CHANNELS, IMAGE_SIDE, IMAGE_SIDE), strict=True):
+        rng.check(v, "--input")
     return size  # type: ignore[return-value]

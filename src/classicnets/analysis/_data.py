@@ -8,25 +8,38 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import InvalidInputError
+from ..options import Range, default_split
+
+BATCH_SIZE = Range(1, 4096)
+BATCHES = Range(1, 1000)
+
+
+def check_batches(batch_size: int, batches: int) -> None:
+    BATCH_SIZE.check(batch_size, "--batch-size")
+    BATCHES.check(batches, "--batches")
 
 
 def dataset_batches(
     name: str,
     *,
     root: str | os.PathLike[str] | None = None,
-    split: str = "test",
+    split: str | None = None,
     batch_size: int = 128,
     batches: int = 1,
     seed: int = 0,
     device: str | torch.device = "cpu",
 ) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], dict[str, Any]]:
-    """``batches`` normalized batches of ``split`` (seeded shuffle) and a description of the data."""
-    from ..data import DataLoader, augment, load_dataset
+    """``batches`` normalized batches of ``split`` (seeded shuffle; default: :func:`~classicnets.options.default_split`)
+    and a description of the data."""
+    from ..data import DataLoader, augment, load_dataset, load_splits
 
-    if batch_size < 1 or batches < 1:
-        raise InvalidInputError(f"batch size and number of batches must be >= 1, got {batch_size}, {batches}")
-    ds = load_dataset(name, root, split)
+    check_batches(batch_size, batches)
+    if split is None:
+        splits = load_splits(name, root)
+        split = default_split(splits) or next(iter(splits))
+        ds = splits[split]
+    else:
+        ds = load_dataset(name, root, split)
     loader = DataLoader(ds, batch_size, shuffle=True, seed=seed, transform=augment.eval_transform(ds.mean, ds.std),
                         device=device)
     out = []
@@ -43,6 +56,7 @@ def dataset_batches(
 def random_batches(model: nn.Module, batches: int, batch_size: int, *, seed: int = 0,
                    device: str | torch.device = "cpu") -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Standard-normal images of the model's default input size and uniform labels."""
+    check_batches(batch_size, batches)
     g = torch.Generator().manual_seed(seed)
     size = tuple(model.default_input_size)  # type: ignore[attr-defined]
     classes = int(getattr(model, "num_classes", 10))
@@ -57,7 +71,7 @@ def model_and_batches(
     checkpoint: str | os.PathLike[str] | None = None,
     dataset: str | None = None,
     root: str | os.PathLike[str] | None = None,
-    split: str = "test",
+    split: str | None = None,
     batches: int = 1,
     batch_size: int = 128,
     seed: int = 0,

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..device import resolve_device
 from ..errors import InvalidInputError
 
 __all__ = ["BINS", "Calibration", "calibration", "ece_bootstrap", "expected_calibration_error", "predict_probs",
@@ -133,7 +134,7 @@ def calibration(probs: Any, labels: Any, *, bins: int = BINS) -> Calibration:
 def predict_probs(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], *,
                   device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """``(probs N x K, labels N)`` of ``model`` (in eval mode) over ``batches``; its train flag is restored."""
-    dev = torch.device(device)
+    dev = resolve_device(device)
     was = model.training
     model.eval()
     ps, ys = [], []

@@ -251,7 +251,7 @@ def measure_models(
     checkpoint: str | None = None,
     dataset: str | None = None,
     root: str | None = None,
-    split: str = "test",
+    split: str | None = None,
     batches: int = 1,
     batch_size: int = 128,
     seed: int = 0,
@@ -266,9 +266,11 @@ def measure_models(
     that one.  With a checkpoint only the model as built is measured (its weights fix
     the regime).
     """
+    from ..device import resolve_device
     from ..models import model_options
     from ._data import dataset_batches, model_and_batches
 
+    device = resolve_device(device)
     regime = REGIME_NAMES.get(regime, regime)
     if regime not in ("both", "as-built", *REGIMES):
         raise InvalidInputError(f"regime must be 'both', 'as-built' or one of {', '.join(map(repr, REGIME_NAMES))}; "

@@ -376,7 +376,7 @@ def measure_paths(
     checkpoint: str | None = None,
     dataset: str | None = None,
     root: str | None = None,
-    split: str = "test",
+    split: str | None = None,
     batches: int = 1,
     batch_size: int = 32,
     samples: int = 3,
@@ -386,6 +386,7 @@ def measure_paths(
     distribution_only: bool = False,
 ) -> PathGradients:
     """Build a registered residual network and measure its path gradients (or only count its paths)."""
+    from ..device import resolve_device
     from ._build import build_meta
     from ._data import model_and_batches
 
@@ -395,7 +396,7 @@ def measure_paths(
                              source="", data="", batch_size=0)
     model, bl, text, source = model_and_batches(
         name, options=options, checkpoint=checkpoint, dataset=dataset, root=root, split=split, batches=batches,
-        batch_size=batch_size, seed=seed, device=device)
+        batch_size=batch_size, seed=seed, device=resolve_device(device))
     n = len(residual_blocks(model))
     return path_gradients(model, bl, lengths=parse_lengths(lengths, n), samples=samples, seed=seed, name=name,
                           source=source, data=text)

@@ -27,27 +27,28 @@ def write_cams(run: str | Path, images: list[str | Path], *, out: str | Path | N
     import numpy as np
     import torch
 
+    from .._io import check_output_dir
     from ..analysis.cam import class_activation_maps, save_overlays
     from ..data import augment
-    from ..train.loop import pick_device
+    from ..device import resolve_device
     from ..train.predict import load_image
     from ..train.runs import load_trained
 
     if not images:
         raise InvalidInputError("cam: give at least one image file.")
+    dev = resolve_device(device)
     trained = load_trained(run, model=model)
     if trained.run_dir is None:
         raise InvalidInputError("cam needs a run directory (or a weights file inside one) for the class names, the "
                                 "input size and the normalization.")
+    folder = check_output_dir(out if out is not None else trained.run_dir / "cam", "--out")
     c, h, _ = trained.input_size
     size = trained.cache_size or h
     arrays = [load_image(p, size=size, crop=h, channels=c) for p in images]
-    dev = pick_device(device)
     x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     x = augment.normalize(x, trained.mean, trained.std).to(dev)
     net = trained.model.to(dev)
     result = class_activation_maps(net, x)
-    folder = Path(out) if out is not None else trained.run_dir / "cam"
     names = trained.classes or [str(i) for i in range(result.probs.shape[1])]
     written: list[dict[str, Any]] = []
     used: set[str] = set()

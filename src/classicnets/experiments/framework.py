@@ -571,6 +571,9 @@ def run_experiment(
     only insists that ``out`` already holds this experiment (a rerun continues
     with or without it).
     """
+    from ..device import resolve_device
+
+    resolve_device(device)  # an unavailable device is refused before the sweep starts
     exp = get_experiment(name)
     if scale not in SCALES:
         raise InvalidInputError(f"--scale must be one of {', '.join(SCALES)}, got {scale!r}.")
@@ -639,10 +642,10 @@ def _jsonable(v: Any) -> Any:
 
 
 def environment(device: str) -> dict[str, Any]:
-    from ..train.loop import pick_device
+    from ..device import resolve_device
     from ..train.rundir import env_info
 
-    info = env_info(pick_device(device))
+    info = env_info(resolve_device(device))
     try:
         info["load_average"] = list(os.getloadavg())
     except OSError:  # pragma: no cover

@@ -17,7 +17,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..device import resolve_device
 from .framework import RunRecord
+
+#: The experiments' name for the one device resolver.
+pick_device = resolve_device
 
 
 @lru_cache(maxsize=8)
@@ -48,16 +52,10 @@ def accuracy(model: nn.Module, ds: Any, mean: Sequence[float], std: Sequence[flo
     """Top-1 accuracy (0..1) of ``model`` on ``ds``."""
     from ..train.evaluate import evaluate
 
-    dev = torch.device(device)
+    dev = resolve_device(device)
     model.to(dev)
     r = evaluate(model, batches(ds, mean, std, crop=crop, device=dev), num_classes=model.num_classes, device=dev)
     return float(r.top1)
-
-
-def pick_device(device: str) -> torch.device:
-    from ..train.loop import pick_device as pick
-
-    return pick(device)
 
 
 def run_test_split(run: RunRecord) -> Any:

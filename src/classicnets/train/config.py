@@ -22,12 +22,14 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError, MissingFileError, UnknownOptionError
+from ..options import IMAGE_SIDE, SEEDS, Range, parse_key_values
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -37,14 +39,26 @@ else:  # pragma: no cover - Python 3.10
 OPTIMIZERS = ("sgd", "nesterov", "rmsprop", "adamw")
 SCHEDULES = ("step", "multistep", "cosine", "onecycle", "exponential", "constant")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-DEVICES = ("auto", "cpu", "cuda")
 AUGMENTS = ("none", "flip", "crop", "crop-flip", "resized-crop-flip")
+MAX_STEPS = 10**9
+THREADS = Range(1, os.cpu_count() or 1)  # more threads than cores only oversubscribes the machine
+#: Learning rates: up to 1e9, so that a run may still be driven to diverge on purpose (the loop stops it with
+#: its message); beyond, lr x gradient overflows in the optimizer step.
+LEARNING_RATES = Range(0, 1e9, lo_open=True, integer=False)
+
+
+def _ints(lo: int, hi: int | None = None) -> Range:
+    return Range(lo, hi)
+
+
+def _floats(lo: float, hi: float | None = None, *, lo_open: bool = False, hi_open: bool = False) -> Range:
+    return Range(lo, hi, lo_open=lo_open, hi_open=hi_open, integer=False)
 
 
 def opt(default: Any, help: str, *, choices: tuple[str, ...] | None = None, run_control: bool = False,
-        metavar: str | None = None) -> Any:
-    """A dataclass field with its help text (and choices) for the CLI and the docs."""
-    meta = {"help": help, "choices": choices, "run_control": run_control, "metavar": metavar}
+        metavar: str | None = None, limits: Range | None = None) -> Any:
+    """A dataclass field with its help text, choices and (numbers) documented range, for the CLI and the docs."""
+    meta = {"help": help, "choices": choices, "run_control": run_control, "metavar": metavar, "limits": limits}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -63,50 +77,58 @@ class TrainConfig:
     model_args: dict[str, Any] = opt({}, "option passed to create_model, repeatable "
                                      "(e.g. --model-arg stem=cifar)", metavar="KEY=VALUE")
     image_size: int | None = opt(None, "train/eval resolution for variable-size datasets (flowers17, "
-                                 "image folders); default: the model's default input size", metavar="N")
+                                 "image folders); default: the model's default input size", metavar="N",
+                                 limits=IMAGE_SIDE)
     val_split: float = opt(0.0, "fraction of the training split held out for validation (seeded, "
                            "stratified); 0: the val_* metrics are measured on the test split",
-                           metavar="FRACTION")
+                           metavar="FRACTION", limits=_floats(0, 1, hi_open=True))
     train_subset: int | None = opt(None, "train on a seeded, stratified subset of N images of the training split "
-                                   "(what --val-split leaves)", metavar="N")
+                                   "(what --val-split leaves)", metavar="N", limits=_ints(1))
     partition: int | None = opt(None, "flowers17: which of the three train/val/test partitions (default 1)",
-                                metavar="P")
+                                metavar="P", limits=_ints(1, 3))
     augment: str | None = opt(None, "training augmentation (crop: pad-4 random crop at 32x32); default: from "
                               "the recipe/dataset", choices=AUGMENTS)
 
     # -- recipe and length --------------------------------------------------
     recipe: str | None = opt(None, "named recipe (resnet-cifar, nin-cifar, googlenet, inception-v3, bn-mnist, "
                              "fast-cifar); default: a sensible one for the model and dataset", metavar="NAME")
-    epochs: float | None = opt(None, "training length in epochs (rescales the recipe's schedule)", metavar="N")
+    epochs: float | None = opt(None, "training length in epochs (rescales the recipe's schedule)", metavar="N",
+                               limits=_floats(0, 100_000, lo_open=True))
     steps: int | None = opt(None, "training length in optimizer steps (rescales the recipe's schedule)",
-                            metavar="N")
-    batch_size: int | None = opt(None, "global batch size (divided among DDP ranks)", metavar="N")
+                            metavar="N", limits=_ints(1, MAX_STEPS))
+    batch_size: int | None = opt(None, "global batch size (divided among DDP ranks)", metavar="N",
+                                 limits=_ints(1, 65536))
 
     # -- optimizer ----------------------------------------------------------------
     optimizer: str | None = opt(None, "optimizer", choices=OPTIMIZERS)
-    lr: float | None = opt(None, "peak learning rate", metavar="LR")
-    momentum: float | None = opt(None, "momentum (SGD, Nesterov, RMSProp); beta1 for AdamW", metavar="M")
-    weight_decay: float | None = opt(None, "L2 weight decay (decoupled for AdamW)", metavar="WD")
+    lr: float | None = opt(None, "peak learning rate", metavar="LR", limits=LEARNING_RATES)
+    momentum: float | None = opt(None, "momentum (SGD, Nesterov, RMSProp); beta1 for AdamW", metavar="M",
+                                 limits=_floats(0, 1, hi_open=True))
+    weight_decay: float | None = opt(None, "L2 weight decay (decoupled for AdamW)", metavar="WD", limits=_floats(0, 1))
     rmsprop_decay: float | None = opt(None, "RMSProp's squared-gradient average decay (torch's alpha)",
-                                      metavar="RHO")
+                                      metavar="RHO", limits=_floats(0, 1, hi_open=True))
     rmsprop_eps: float | None = opt(None, "RMSProp epsilon in torch's convention, added to sqrt(v); "
                                     "TensorFlow's epsilon e is inside the root: torch eps = sqrt(e)",
-                                    metavar="EPS")
-    grad_clip: float | None = opt(None, "clip the global gradient norm to this value (0: off)", metavar="NORM")
-    label_smoothing: float | None = opt(None, "label smoothing epsilon", metavar="EPS")
+                                    metavar="EPS", limits=_floats(0, 1, lo_open=True))
+    grad_clip: float | None = opt(None, "clip the global gradient norm to this value (0: off)", metavar="NORM",
+                                  limits=_floats(0, 1e6))
+    label_smoothing: float | None = opt(None, "label smoothing epsilon", metavar="EPS",
+                                        limits=_floats(0, 1, hi_open=True))
     aux_weight: float | None = opt(None, "weight of each auxiliary classifier's loss (models with "
-                                   "forward_aux); 0 trains without them", metavar="W")
+                                   "forward_aux); 0 trains without them", metavar="W", limits=_floats(0, 10))
 
     # -- learning-rate schedule ---------------------------------------------------
     schedule: str | None = opt(None, "learning-rate schedule", choices=SCHEDULES)
     milestones: list[float] | None = opt(None, "multistep: where lr is multiplied by gamma; step: one value, "
                                          "the period. Counted in the unit of the length (epochs with "
-                                         "--epochs, steps with --steps)", metavar="M,M,...")
+                                         "--epochs, steps with --steps)", metavar="M,M,...", limits=_floats(0))
     gamma: float | None = opt(None, "lr factor at each milestone/period (step, multistep) or per epoch "
-                              "(exponential)", metavar="G")
-    warmup_steps: int | None = opt(None, "warm-up steps at the start of training", metavar="N")
+                              "(exponential)", metavar="G", limits=_floats(0, 10, lo_open=True))
+    warmup_steps: int | None = opt(None, "warm-up steps at the start of training", metavar="N",
+                                   limits=_ints(0, MAX_STEPS))
     warmup_lr: float | None = opt(None, "constant learning rate during warm-up (He et al.'s 0.01); "
-                                  "unset: a linear ramp from 0 to --lr", metavar="LR")
+                                  "unset: a linear ramp from 0 to --lr", metavar="LR",
+                                  limits=LEARNING_RATES)
 
     # -- numerics and speed ---------------------------------------------------------
     precision: str = opt("auto", "auto: bf16 autocast where the hardware runs bf16 natively, else fp32; "
@@ -115,11 +137,12 @@ class TrainConfig:
                                      "when bf16/fp16 autocast runs (about 10% faster for ResNet-20 on this "
                                      "CPU), off in fp32", run_control=True)
     compile: bool = opt(False, "torch.compile the model", run_control=True)
-    device: str = opt("auto", "where to train (auto: cuda when available)", choices=DEVICES, run_control=True)
+    device: str = opt("auto", "where to train: auto (cuda when available), cpu, cuda, cuda:N, gpu or mps",
+                      run_control=True)
     threads: int | None = opt(None, "torch intra-op threads (default: torch's choice)", metavar="N",
-                              run_control=True)
+                              run_control=True, limits=THREADS)
     seed: int = opt(0, "seed for initialization, data order, augmentation and the validation split",
-                    metavar="N")
+                    metavar="N", limits=SEEDS)
     deterministic: bool = opt(False, "torch.use_deterministic_algorithms(True, warn_only=True): bitwise "
                               "repeatable GPU runs where every op has a deterministic kernel (torch warns of "
                               "those without), at a cost in speed (slower kernels, no cuDNN autotuning)",
@@ -132,11 +155,12 @@ class TrainConfig:
     resume: str | None = opt(None, "continue the run in --out from its last checkpoint, or from PATH",
                              metavar="PATH", run_control=True)
     ckpt_every_steps: int = opt(0, "also write a checkpoint every N steps (0: only at epoch ends and on "
-                                "SIGINT/SIGTERM)", metavar="N", run_control=True)
+                                "SIGINT/SIGTERM)", metavar="N", run_control=True, limits=_ints(0, MAX_STEPS))
     snapshot_every_steps: int = opt(0, "also save the weights before the first step and every N steps as "
-                                    "weights/step-NNNNNNN.safetensors (0: off)", metavar="N", run_control=True)
+                                    "weights/step-NNNNNNN.safetensors (0: off)", metavar="N", run_control=True,
+                                    limits=_ints(0, MAX_STEPS))
     log_every_steps: int = opt(50, "write a row to metrics.jsonl every N steps", metavar="N",
-                               run_control=True)
+                               run_control=True, limits=_ints(0, MAX_STEPS))
     tensorboard: bool = opt(False, "also log to TensorBoard (needs the tensorboard package)",
                             run_control=True)
     progress: str = opt("auto", "auto: a progress bar on a terminal, one line per epoch otherwise",
@@ -188,21 +212,6 @@ def _base_type(name: str) -> str:
     raise AssertionError(ann)  # pragma: no cover
 
 
-def parse_value(text: str) -> Any:
-    """A ``--model-arg`` value: int, float, true/false, none, or the string itself."""
-    low = text.strip().lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    for conv in (int, float):
-        try:
-            return conv(text)
-        except ValueError:
-            pass
-    return text
-
-
 def coerce(name: str, value: Any, *, source: str = "config") -> Any:
     """Check and convert ``value`` for field ``name``; a clear error names the field and the fix."""
     if name not in FIELDS:
@@ -239,7 +248,7 @@ def coerce(name: str, value: Any, *, source: str = "config") -> Any:
             if not isinstance(value, dict):
                 raise ValueError
             value = dict(value)
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OverflowError):
         raise InvalidInputError(f"{source}: option {name!r} expects a {kind}, got {value!r}.") from None
     if meta["choices"] and value not in meta["choices"]:
         raise InvalidInputError(
@@ -249,33 +258,14 @@ def coerce(name: str, value: Any, *, source: str = "config") -> Any:
 
 
 def check_limits(cfg: TrainConfig) -> None:
-    """Refuse out-of-range training options (before training, so a bad value never reaches torch)."""
-    for name, (ok, what) in LIMITS.items():
-        v = getattr(cfg, name)
-        if v is not None and not ok(v):
-            raise InvalidInputError(f"--{name.replace('_', '-')} must be {what}; got {v!r}.")
-
-
-#: Ranges of the numeric options, checked by :func:`check_limits` when a run starts (not when an
-#: existing run's config.toml is read for eval, predict or export).
-LIMITS: dict[str, tuple[Any, str]] = {
-    "lr": (lambda v: v > 0, "positive"),
-    "warmup_lr": (lambda v: v > 0, "positive"),
-    "momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "weight_decay": (lambda v: v >= 0, "0 or more"),
-    "rmsprop_decay": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "rmsprop_eps": (lambda v: v > 0, "positive"),
-    "grad_clip": (lambda v: v >= 0, "0 (off) or more"),
-    "label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "aux_weight": (lambda v: v >= 0, "0 or more"),
-    "gamma": (lambda v: v > 0, "positive"),
-    "warmup_steps": (lambda v: v >= 0, "0 or more"),
-    "val_split": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "threads": (lambda v: v >= 1, "1 or more"),
-    "ckpt_every_steps": (lambda v: v >= 0, "0 (off) or more"),
-    "snapshot_every_steps": (lambda v: v >= 0, "0 (off) or more"),
-    "log_every_steps": (lambda v: v >= 0, "0 (off) or more"),
-}
+    """Refuse an option outside its documented range (``opt(limits=...)``, shown in ``--help``): checked
+    when a run starts, before a value reaches torch, not when an existing run's config.toml is read."""
+    for name, f in FIELDS.items():
+        rng, value = f.metadata["limits"], getattr(cfg, name)
+        if rng is None or value is None:
+            continue
+        for v in value if isinstance(value, list) else [value]:
+            rng.check(v, "--" + name.replace("_", "-"))
 
 
 def from_dict(values: dict[str, Any], *, base: TrainConfig | None = None, source: str = "config") -> TrainConfig:
@@ -293,10 +283,16 @@ def from_dict(values: dict[str, Any], *, base: TrainConfig | None = None, source
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML config file: top-level keys are TrainConfig fields, ``[model_args]`` a table."""
     path = Path(path)
+    if path.is_dir():
+        raise InvalidInputError(f"config file {path} is a folder; give a TOML file (e.g. a run's config.toml).")
     if not path.is_file():
         raise MissingFileError(f"config file {str(path)!r} does not exist.")
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InvalidInputError(f"cannot read config file {path} ({e.strerror or e}).") from None
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{path}: not a TOML file (not UTF-8 text).") from None
     except tomllib.TOMLDecodeError as e:
         raise InvalidInputError(f"{path}: not valid TOML ({e}).") from None
     for k in data:
@@ -365,6 +361,9 @@ def add_arguments(parser: Any) -> None:
         flag = "--" + name.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else None
         help_text = meta["help"] + ("" if default in (None, "", {}) or kind == "bool" else f" (default {default})")
+        if meta["limits"] is not None:
+            help_text += f"; {meta['limits'].text}"
+        help_text = help_text.replace("%", "%%")  # argparse formats help with %
         kw: dict[str, Any] = {"default": argparse.SUPPRESS, "help": help_text}
         if meta["metavar"]:
             kw["metavar"] = meta["metavar"]
@@ -384,16 +383,6 @@ def add_arguments(parser: Any) -> None:
             parser.add_argument(flag, **kw)
 
 
-def parse_model_args(items: list[str]) -> dict[str, Any]:
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise InvalidInputError(f"--model-arg expects KEY=VALUE, got {item!r} (e.g. --model-arg stem=cifar).")
-        k, v = item.split("=", 1)
-        out[k.strip()] = parse_value(v)
-    return out
-
-
 def from_namespace(args: Any, *, config_file: str | None = None) -> TrainConfig:
     """TrainConfig from parsed CLI args: defaults < TOML file < flags."""
     cfg = TrainConfig()
@@ -401,7 +390,7 @@ def from_namespace(args: Any, *, config_file: str | None = None) -> TrainConfig:
         cfg = from_dict(load_toml(config_file), source=config_file)
     given = {k: v for k, v in vars(args).items() if k in FIELDS}
     if "model_args" in given:
-        given["model_args"] = parse_model_args(given["model_args"])
+        given["model_args"] = parse_key_values(given["model_args"], flag="--model-arg")
     if getattr(args, "model", None):
         given["model"] = args.model
     return from_dict(given, base=cfg, source="command line")

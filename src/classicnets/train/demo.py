@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError, UserError
+from ..options import Range
 from .config import TrainConfig, load_toml
 from .loop import RunResult, fit
 from .plot import plot_runs
 
 DEMO_MODELS = ("plain56", "resnet56")
 DEMO_SETTINGS: dict[str, Any] = {"epochs": 10.0, "batch_size": 32, "lr": 0.05, "seed": 0}
+DEMO_EPOCHS = Range(0, 1000, lo_open=True, integer=False)
 
 
 def demo(*, out: str | Path = "runs/demo", epochs: float | None = None,
@@ -36,7 +38,7 @@ def demo(*, out: str | Path = "runs/demo", epochs: float | None = None,
     out = Path(out)
     settings = {**DEMO_SETTINGS, **overrides}
     if epochs is not None:
-        settings["epochs"] = float(epochs)
+        settings["epochs"] = float(DEMO_EPOCHS.check(epochs, "--epochs"))
     results: dict[str, RunResult] = {}
     t0 = time.perf_counter()
     for name in models:  # every folder is checked before any is replaced

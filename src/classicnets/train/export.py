@@ -18,12 +18,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._io import check_output_file
+from ..data import get_spec
 from ..errors import InvalidInputError
-from ..models import save_weights
+from ..models import ClassifierNet, save_weights
 from ..models.weights import atomic_write
+from ..options import CHANNELS, IMAGE_SIDE
 from .runs import load_trained
 
 FORMATS = {"onnx": ".onnx", "pt2": ".pt2", "safetensors": ".safetensors"}
+
 RTOL, ATOL = 1e-4, 1e-4  # |a - b| <= ATOL + RTOL * |b|, the check of each export
 
 
@@ -96,28 +100,34 @@ def export(run: str | Path, *, fmt: str, out: str | Path | None = None, fold_bn:
     kw: dict[str, Any] = {}
     data_size = None
     if dataset is not None:  # a bare weights file: classes, channels and image size from the dataset
-        from ..data import get_spec
-
         spec = get_spec(dataset)
         kw = {"num_classes": spec.num_classes, "in_chans": spec.image_shape[2] if spec.image_shape else None}
         if spec.image_shape:
             data_size = (spec.image_shape[2], spec.image_shape[0], spec.image_shape[1])
     trained = load_trained(run, model=model, **kw)
+    if dataset is not None and trained.run_dir is not None and spec.name != get_spec(str(trained.dataset)).name:
+        raise InvalidInputError(f"--dataset {dataset}: the run {trained.run_dir} was trained on {trained.dataset}; "
+                                "--dataset is for a bare weights file (leave it out for a run).")
     net = trained.model.eval()
     if fold_bn:
         from ..models.fold import fold_batchnorm
 
         net = fold_batchnorm(net)
+    if input_size is not None:
+        for v, rng in zip(input_size, (CHANNELS, IMAGE_SIDE, IMAGE_SIDE), strict=True):
+            rng.check(v, "--input-size")
     c, h, w = input_size or trained.input_size or data_size or net.default_input_size
     suffix = ("-folded" if fold_bn else "") + FORMATS[fmt]
     if out is None:  # RUN/export/model.<ext>, or export/<name>.<ext> beside a bare weights file
         base = (trained.run_dir / "export" / "model" if trained.run_dir
                 else trained.weights.parent / "export" / trained.weights.stem)
         out = base.with_name(base.name + suffix)
-    out = Path(out)
+    out = check_output_file(out, "--out")
     if trained.weights is not None and out.resolve() == Path(trained.weights).resolve():
         raise InvalidInputError(f"--out {out} is the weights file being exported; choose another --out.")
     x = _example(c, h, w)
+    if isinstance(net, ClassifierNet):
+        net.check_input(x)  # the wrong channels or a too small size, before the exporter traces anything
     if fmt == "safetensors":
         save_weights(net, out)
         msg = f"wrote {out}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .._io import save_figure
+from .._io import check_output_file, save_figure
 from ..errors import InvalidInputError
 from .rundir import CSV_COLUMNS, read_metrics
 
@@ -29,6 +29,12 @@ def plot_runs(runs: list[str | Path], *, metric: str = "val_acc", out: str | Pat
         raise InvalidInputError(f"{len(labels)} --label for {len(runs)} runs.")
     paths = [Path(r) for r in runs]
     data = [read_metrics(p) for p in paths]
+    target = check_output_file(Path(out) if out is not None else paths[0] / "curves.png", "--out")
+    if target.suffix.lower() != ".png":
+        raise InvalidInputError(f"--out {target}: plot writes PNG images; give a file name ending in .png.")
+    for p, rows in zip(paths, data, strict=True):
+        if rows and metric not in rows[0]:
+            raise InvalidInputError(f"{p / 'metrics.csv'} has no {metric} column.")
     names = labels or [_label(p) for p in paths]
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -62,7 +68,7 @@ def plot_runs(runs: list[str | Path], *, metric: str = "val_acc", out: str | Pat
             ax.set_yscale("log")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper right")
-    return save_figure(fig, Path(out) if out else paths[0] / "curves.png", dpi=100)
+    return save_figure(fig, target, dpi=100)
 
 
 def _label(run: Path) -> str:

@@ -1,6 +1,7 @@
 """``classicnets predict``: top-k classes of image files, with the run's class names.
 
-Each image is decoded with Pillow (via :func:`classicnets.data.images.decode_image`),
+Each image is read with :func:`classicnets.data.images.read_image` (a missing, corrupt or
+oversized file is one clear error naming it),
 brought to the run's input size the way its data were (shorter side resized and
 the central square kept, for variable-size datasets at the cached size and then
 center-cropped; fixed-size datasets resized straight to their size), converted
@@ -17,20 +18,18 @@ import torch
 from PIL import Image
 
 from ..data import augment
-from ..data.images import decode_image
-from ..errors import InvalidInputError, MissingFileError
+from ..data.images import read_image
+from ..device import resolve_device
+from ..errors import InvalidInputError
+from ..options import Range
 from .runs import find_run_dir, load_trained
+
+TOP_K = Range(1, 1000)
 
 
 def load_image(path: str | Path, *, size: int, crop: int, channels: int) -> np.ndarray:
     """An (H, W, C) uint8 array of ``crop`` x ``crop`` pixels."""
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"image {str(path)!r} does not exist.")
-    try:
-        arr = decode_image(path.read_bytes(), size)
-    except (OSError, ValueError) as e:
-        raise InvalidInputError(f"{path}: not a readable image ({e}).") from None
+    arr = read_image(path, size)
     if channels == 1:
         arr = np.asarray(Image.fromarray(arr).convert("L"))[..., None]
     elif channels != 3:
@@ -45,6 +44,8 @@ def load_image(path: str | Path, *, size: int, crop: int, channels: int) -> np.n
 def predict_files(run: str | Path, images: list[str | Path], *, top_k: int = 5, model: str | None = None,
                   device: str = "cpu") -> list[dict[str, Any]]:
     """``[{"image": path, "top": [{"class": name, "index": i, "prob": p}, ...]}, ...]``."""
+    dev = resolve_device(device)
+    TOP_K.check(top_k, "--top-k")
     if Path(run).exists() and find_run_dir(Path(run)) is None:
         raise InvalidInputError(f"{run}: predict needs a run directory (or a weights file inside one) for the "
                                 "class names and the normalization.")
@@ -53,10 +54,10 @@ def predict_files(run: str | Path, images: list[str | Path], *, top_k: int = 5, 
     size = trained.cache_size or h
     x = np.stack([load_image(p, size=size, crop=h, channels=c) for p in images])
     xb = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
-    xb = augment.normalize(xb, trained.mean, trained.std).to(device)
-    net = trained.model.to(device).eval()
+    xb = augment.normalize(xb, trained.mean, trained.std).to(dev)
+    net = trained.model.to(dev).eval()
     probs = torch.softmax(net(xb).float(), dim=1).cpu()
-    k = max(1, min(top_k, probs.shape[1]))
+    k = min(top_k, probs.shape[1])
     p, idx = probs.topk(k, dim=1)
     names = trained.classes
     return [{"image": str(path), "top": [{"class": names[i], "index": int(i), "prob": float(q)}

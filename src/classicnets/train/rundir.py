@@ -166,12 +166,29 @@ class MetricsLog:
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
-    """The epoch rows of a run's metrics.csv, as floats (empty cells: NaN)."""
+    """The epoch rows of a run's metrics.csv, as floats (empty cells: NaN); a malformed file (not CSV, a
+    column missing, a cell that is not a number) is one error naming the file and the line."""
     path = Path(run_dir) / "metrics.csv"
     if not path.is_file():
         raise InvalidInputError(f"{str(run_dir)!r} has no metrics.csv; give a run directory.")
     rows = []
-    with open(path) as f:
-        for r in csv.DictReader(f):
-            rows.append({k: float(v) if v not in ("", None) else float("nan") for k, v in r.items()})
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in ("step", "train_acc", "val_acc") if c not in (reader.fieldnames or [])]
+            if missing:
+                raise InvalidInputError(f"{path}: not a metrics.csv (no {', '.join(missing)} column).")
+            for r in reader:
+                rows.append({k: _cell(v, path, reader.line_num) for k, v in r.items() if k is not None})
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise InvalidInputError(f"cannot read {path} ({e}).") from None
     return rows
+
+
+def _cell(v: str | None, path: Path, line: int) -> float:
+    if v in ("", None):
+        return float("nan")
+    try:
+        return float(v)
+    except ValueError:
+        raise InvalidInputError(f"{path}, line {line}: {v!r} is not a number; the file is damaged.") from None

@@ -28,6 +28,8 @@ class Trained:
     std: tuple[float, ...] | None = None
     input_size: tuple[int, int, int] | None = None  # (C, H, W) the model was trained on
     cache_size: int | None = None
+    val_split: float = 0.0  # the fraction of the training split the run held out for validation ...
+    seed: int = 0  # ... with this seed (classicnets.train.loop.stratified_split)
 
 
 def find_run_dir(path: Path) -> Path | None:
@@ -36,6 +38,19 @@ def find_run_dir(path: Path) -> Path | None:
         if (p / "config.toml").is_file() and (p / "data.json").is_file():
             return p
     return None
+
+
+FACTS = ("classes", "mean", "std", "input_size")
+
+
+def read_facts(path: Path) -> dict[str, Any]:
+    """A run's data.json, refused with the file named when it lacks what a model needs to be rebuilt."""
+    facts = read_json(path)
+    ok = isinstance(facts, dict) and all(isinstance(facts.get(k), list) for k in FACTS)
+    if not ok or len(facts["input_size"]) != 3 or not facts["classes"]:
+        raise InvalidInputError(f"{path} is damaged: it needs the lists {', '.join(FACTS)} (the run writes them "
+                                "when it starts); rerun it or restore the file.")
+    return facts
 
 
 def load_trained(path: str | Path, *, model: str | None = None, which: str = "final",
@@ -66,7 +81,7 @@ def load_trained(path: str | Path, *, model: str | None = None, which: str = "fi
         net.load_state_dict(state)
         return Trained(net.eval(), model, path, None)
     cfg = from_dict(load_toml(run / "config.toml"), source=str(run / "config.toml"))
-    facts = read_json(run / "data.json")
+    facts = read_facts(run / "data.json")
     if path.is_dir():
         weights = run / "weights" / f"{which}.safetensors"
         if not weights.is_file():
@@ -85,4 +100,5 @@ def load_trained(path: str | Path, *, model: str | None = None, which: str = "fi
     check_state_dict(net, state, source=str(weights))
     net.load_state_dict(state)
     return Trained(net.eval(), cfg.model, weights, run, cfg.dataset, cfg.data_dir, list(facts["classes"]),
-                   tuple(facts["mean"]), tuple(facts["std"]), (c, h, w), facts.get("cache_size"))
+                   tuple(facts["mean"]), tuple(facts["std"]), (c, h, w), facts.get("cache_size"), cfg.val_split,
+                   cfg.seed)
