@@ -26,10 +26,11 @@ OPTIONS = {"model": "resnet20", "dataset": "digits", "steps": 40, "batch_size": 
            "precision": "fp32", "ckpt_every_steps": 2, "progress": "lines", "augment": "crop"}
 DRIVER = """
 import json, sys, torch
-from classicnets.train import TrainConfig, fit
+from classicnets.train import TrainConfig, distributed, fit
 kw = json.loads(sys.argv[1])
 r = fit(TrainConfig(**kw))
 torch.save(r.model.state_dict(), f"{kw['out']}/rank{__import__('os').environ['RANK']}.pt")
+distributed.exit_process(0)  # a torchrun worker's end (see classicnets.train.distributed)
 """
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
 
@@ -82,3 +83,17 @@ def test_ddp_two_cpu_processes_identical_weights_and_exact_resume(tmp_path: Path
         return [ln.split(",")[:8] for ln in (run / "metrics.csv").read_text().splitlines()]
 
     assert metrics(b) == metrics(a)
+
+
+@pytest.mark.slow
+def test_ddp_stop_resume_cycle_survives_both_cores_loaded(tmp_path: Path) -> None:
+    """benchmarks/ddp_resume_stress.py: stop/resume cycles beside two busy loops, each ending bit-exact."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "ddp_resume_stress.py"
+    spec = importlib.util.spec_from_file_location("ddp_resume_stress", path)
+    stress = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stress)
+    passed, _, failed = stress.stress(5, 2, tmp_path)
+    logs = "".join((tmp_path / f"cycle-{i:02d}.log").read_text()[-3000:] for i in failed)
+    assert passed == 5, f"cycles {failed} failed:\n{logs}"
