@@ -526,7 +526,7 @@ def test_digits_is_offline_and_fixed() -> None:
 
 def test_registry_and_unknown_names(tmp_path: Path) -> None:
     assert list_datasets() == ["cifar10", "cifar100", "digits", "fashion_mnist", "flowers17", "imagefolder",
-                               "mnist"]
+                               "imagenet", "mnist"]
     with pytest.raises(InvalidInputError, match="unknown dataset 'cifar-1O'. Did you mean 'cifar10'"):
         load_dataset("cifar-1O", tmp_path)
     assert get_spec("Fashion-MNIST").name == "fashion_mnist"

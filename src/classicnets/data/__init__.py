@@ -9,8 +9,12 @@
 (64, 1, 8, 8)
 
 Datasets: ``cifar10``, ``cifar100``, ``mnist``, ``fashion_mnist``, ``flowers17``,
-``imagefolder``, ``digits`` (see :func:`list_datasets`).  Formats, the cache and
+``imagefolder``, ``imagenet``, ``digits`` (see :func:`list_datasets`).  Formats, the cache and
 the augmentation are described in ``docs/data.md``.
+
+Datasets too big to decode into one array stream from their files instead: :func:`plan` decides
+(a budget on the decoded size), :func:`open_files` gives the splits as files and
+:class:`StreamingLoader` (DataLoader's interface) decodes and augments them in worker processes.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from . import cifar as _cifar  # noqa: F401  (registers cifar10, cifar100)
 from . import digits as _digits  # noqa: F401  (registers digits)
 from . import flowers as _flowers  # noqa: F401  (registers flowers17)
 from . import folder as _folder  # noqa: F401  (registers imagefolder)
+from . import imagenet as _imagenet  # noqa: F401  (registers imagenet)
 from . import mnist as _mnist  # noqa: F401  (registers mnist, fashion_mnist)
 from ._core import (
     CacheWriteError,
@@ -36,8 +41,16 @@ from .cache import default_cache_dir
 from .download import DownloadError, download, downloadable
 from .images import CorruptImageError
 from .loader import DataLoader
+from .streaming import CACHE_BUDGET_BYTES, PRESETS, ImageFiles, Plan, StreamingLoader, open_files, plan
 
 __all__ = [
+    "CACHE_BUDGET_BYTES",
+    "PRESETS",
+    "ImageFiles",
+    "Plan",
+    "StreamingLoader",
+    "open_files",
+    "plan",
     "CacheWriteError",
     "CorruptImageError",
     "DataLoader",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import difflib
 import os
+import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ class ReadOptions:
     workers: int | None = None
     on_error: str = "raise"
     progress: Progress | None = None
+    workdir: Path | None = None  # where a reader may write big decoded arrays as .npy (the temporary cache entry)
 
 
 @dataclass
@@ -180,6 +182,27 @@ def _default_root(spec: DatasetSpec, cache_dir: Path) -> Path:
     return root
 
 
+def _write_error(cache_dir: Path, e: OSError) -> CacheWriteError:
+    return CacheWriteError(
+        f"cannot write the cache entry under {cache_dir} ({e}); choose another folder with "
+        "cache_dir= (--cache-dir) or $CLASSICNETS_CACHE, or pass cache=False"
+    )
+
+
+def _build_meta(spec: DatasetSpec, source: Source, opts: ReadOptions, raw: RawData) -> dict[str, Any]:
+    """What ``meta.json`` records of a fresh decode: source, classes, counts, training statistics."""
+    meta: dict[str, Any] = {
+        "dataset": spec.name, "source": source.display, "kind": source.kind, "size": opts.size,
+        "classes": list(raw.classes), **raw.meta,
+    }
+    meta.setdefault("skipped", [])
+    meta["counts"] = {s: int(lab.shape[0]) for s, (_, lab) in raw.arrays.items()}
+    if "train" in raw.arrays:
+        mean, std = channel_stats(raw.arrays["train"][0])
+        meta["stats"] = {"train": {"mean": mean, "std": std}}
+    return meta
+
+
 def materialize(
     spec: DatasetSpec,
     source: Source,
@@ -208,29 +231,27 @@ def materialize(
             meta["cache_path"] = str(hit)
             meta["cache_hit"] = True
             return arrays, meta
-    raw = spec.read(source, opts)
-    meta: dict[str, Any] = {
-        "dataset": spec.name, "source": source.display, "kind": source.kind, "size": opts.size,
-        "classes": list(raw.classes), **raw.meta,
-    }
-    meta.setdefault("skipped", [])
-    meta["counts"] = {s: int(lab.shape[0]) for s, (_, lab) in raw.arrays.items()}
-    if "train" in raw.arrays:
-        mean, std = channel_stats(raw.arrays["train"][0])
-        meta["stats"] = {"train": {"mean": mean, "std": std}}
-    if key is not None:
-        try:
-            path = _cache.write_entry(cache_dir, spec.name, key, raw.arrays, meta)
-        except OSError as e:
-            raise CacheWriteError(
-                f"cannot write the cache entry under {cache_dir} ({e}); choose another folder with "
-                "cache_dir= (--cache-dir) or $CLASSICNETS_CACHE, or pass cache=False"
-            ) from e
-        arrays, meta = _cache.read_entry(path)
-        meta["cache_path"] = str(path)
-    else:
-        arrays = raw.arrays
+    if key is None:
+        raw = spec.read(source, opts)
+        meta = _build_meta(spec, source, opts, raw)
         meta["cache_path"] = None
+        meta["cache_hit"] = False
+        return raw.arrays, meta
+    try:
+        tmp = _cache.temp_entry(cache_dir, spec.name, key)
+    except OSError as e:
+        raise _write_error(cache_dir, e) from e
+    try:
+        raw = spec.read(source, replace(opts, workdir=tmp))  # big arrays go straight to files in tmp
+        meta = _build_meta(spec, source, opts, raw)
+        try:
+            path = _cache.write_entry(cache_dir, spec.name, key, raw.arrays, meta, tmp=tmp)
+        except OSError as e:
+            raise _write_error(cache_dir, e) from e
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # gone already when published
+    arrays, meta = _cache.read_entry(path)
+    meta["cache_path"] = str(path)
     meta["cache_hit"] = False
     return arrays, meta
 

@@ -91,21 +91,53 @@ def lookup(cache_dir: Path, dataset: str, key: str) -> Path | None:
     return path if (path / "meta.json").is_file() else None
 
 
+def temp_entry(cache_dir: Path, dataset: str, key: str) -> Path:
+    """A new temporary folder beside the entry's final place, for :func:`write_entry` to publish."""
+    final = entry_dir(cache_dir, dataset, key)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{key}.", suffix=".tmp", dir=final.parent))
+
+
+def _written_in(tmp: Path, array: np.ndarray, name: str) -> bool:
+    """Whether ``array`` is a memory map of ``tmp/name`` already (a reader wrote it there while decoding)."""
+    base = array
+    while base is not None and not isinstance(base, np.memmap):
+        base = base.base if isinstance(base.base, np.ndarray) else None
+    return isinstance(base, np.memmap) and base.filename is not None \
+        and Path(base.filename).resolve() == (tmp / name).resolve() and base.shape == array.shape
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
+
+
 def write_entry(
     cache_dir: Path,
     dataset: str,
     key: str,
     arrays: dict[str, tuple[np.ndarray, np.ndarray]],
     meta: dict,
+    *,
+    tmp: Path | None = None,
 ) -> Path:
-    """Write an entry atomically (temporary folder, then one rename); prune stale entries of the same source."""
+    """Write an entry atomically (temporary folder, then one rename); prune stale entries of the same source.
+
+    ``tmp``: the folder from :func:`temp_entry` where a reader already wrote some ``<split>_images.npy``
+    as memory maps (those are flushed and kept, not written again).
+    """
     final = entry_dir(cache_dir, dataset, key)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", suffix=".tmp", dir=final.parent))
+    tmp = temp_entry(cache_dir, dataset, key) if tmp is None else tmp
     try:
         for split, (images, labels) in arrays.items():
-            save_npy(tmp / f"{split}_images.npy", images)
+            name = f"{split}_images.npy"
+            if _written_in(tmp, images, name):
+                _fsync(tmp / name)  # already on disk: the reader's memory map (flushed by take_rows)
+            else:
+                save_npy(tmp / name, images)
             save_npy(tmp / f"{split}_labels.npy", labels.astype(np.int64, copy=False))
+        for extra in set(os.listdir(tmp)) - {f"{s}_{k}.npy" for s in arrays for k in ("images", "labels")}:
+            (tmp / extra).unlink()  # scratch files a reader left
         meta = {**meta, "key": key, "splits": list(arrays), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         publish_dir(tmp, final)

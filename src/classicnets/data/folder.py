@@ -15,14 +15,15 @@ is an error naming the path.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InvalidInputError
 from ._core import DatasetSpec, RawData, ReadOptions, Source, register_dataset
-from ._sources import FileScan, is_archive_name
-from .images import decode_many, is_image_name
+from ._sources import IGNORED_DIRS, FileScan, is_archive_name
+from .images import decode_many, is_image_name, take_rows
 
 SPLIT_NAMES = ("train", "val", "test")
 
@@ -99,11 +100,35 @@ def organize(names: list[str], dirs: set[str], display: str) -> tuple[dict[str, 
     return layout, classes
 
 
+def list_folder(path: Path) -> tuple[list[str], set[str], int]:
+    """The image files under an extracted folder without reading them: ``(sorted relative names, folder
+    names, total bytes)``, skipping hidden files and folders as :class:`~._sources.FileScan` does."""
+    names: list[str] = []
+    dirs: set[str] = set()
+    total = 0
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        with os.scandir(path / rel_dir if rel_dir else path) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for e in entries:
+            if e.name.startswith(".") or e.name in IGNORED_DIRS:
+                continue
+            rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
+            if e.is_dir():
+                dirs.add(rel)
+                stack.append(rel)
+            elif is_image_name(rel):
+                names.append(rel)
+                total += e.stat().st_size
+    return sorted(names), dirs, total
+
+
 def read_imagefolder(source: Source, opts: ReadOptions) -> RawData:
     """Decode an image-folder tree or archive; images are decoded while the archive is still being read."""
     scan = FileScan(source.paths[0], is_image_name, opts.progress)
     result = decode_many(scan, size=opts.size, workers=opts.workers, on_error=opts.on_error,
-                         source=source.display)
+                         source=source.display, workdir=opts.workdir)
     layout, classes = organize(sorted(result.names), scan.dirs, source.display)
     position = {n: i for i, n in enumerate(result.names)}
     row = np.full(len(result.names), -1, dtype=np.int64)  # input position -> row of result.images
@@ -116,7 +141,8 @@ def read_imagefolder(source: Source, opts: ReadOptions) -> RawData:
         ok = rows >= 0
         if not ok.any():
             raise InvalidInputError(f"{source.display}: every image of the {split} split failed to decode")
-        arrays[split] = (result.images[rows[ok]], labels[ok])
+        arrays[split] = (take_rows(result.images, rows[ok], opts.workdir, f"{split}_images.npy"), labels[ok])
+    result.release()
     return RawData(arrays, classes, {"skipped": [list(s) for s in result.skipped]})
 
 

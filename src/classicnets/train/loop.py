@@ -36,8 +36,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import data as cndata
+from .._io import check_output_dir
+from ..device import resolve_device
 from ..errors import InvalidInputError, UserError
 from ..models import create_model, save_weights
+from ..options import default_split
 from . import checkpoint as ckpt
 from . import distributed, recipes
 from .config import TrainConfig, check_limits, config_hash, diff_keys, from_dict, result_keys, to_toml
@@ -82,11 +85,8 @@ class TrainingInterrupted(Exception):
 
 # -- device and precision ----------------------------------------------------------------------
 def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise InvalidInputError("--device cuda: no CUDA device is available; use --device cpu.")
-    return torch.device(name)
+    """``--device`` as a ``torch.device`` (:func:`classicnets.device.resolve_device`)."""
+    return resolve_device(name)
 
 
 def cpu_has_native_bf16() -> bool:
@@ -119,61 +119,91 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
 
 
 # -- data -------------------------------------------------------------------------------------------
+Split = Any  # a cached split, (uint8 images (N, H, W, C), int64 labels), or a streamed classicnets.data.ImageFiles
+
+
 @dataclass
 class RunData:
-    train: tuple[np.ndarray, np.ndarray]
-    val: tuple[np.ndarray, np.ndarray]
-    test: tuple[np.ndarray, np.ndarray]
+    train: Split
+    val: Split
+    test: Split
     classes: list[str]
     mean: tuple[float, ...]
     std: tuple[float, ...]
     image_size: int  # side of the images the model sees
     cache_size: int | None  # side kept in the cache (variable-size datasets)
     val_is_test: bool
+    streaming: bool = False  # decoded and augmented from the files by loader workers (cndata.plan)
+    workers: int = 0  # the streaming loader's worker processes
+    in_chans: int = 3
 
 
-def load_data(cfg: TrainConfig, *, default_size: int, progress: bool) -> RunData:
-    """The dataset's splits (decoded once, via classicnets.data) and the held-out validation split."""
+def count(split: Split) -> int:
+    return len(split[1]) if isinstance(split, tuple) else len(split)
+
+
+def labels_of(split: Split) -> np.ndarray:
+    return split[1] if isinstance(split, tuple) else split.labels
+
+
+def subset(split: Split, idx: np.ndarray) -> Split:
+    return (split[0][idx], split[1][idx]) if isinstance(split, tuple) else split.subset(idx)
+
+
+def load_data(cfg: TrainConfig, *, default_size: int, progress: bool, notice: bool = False) -> RunData:
+    """The dataset's splits (decoded once or streamed, as :func:`classicnets.data.plan` decides) and the
+    held-out validation split; ``notice`` prints the plan's line (which path runs, at which size)."""
     spec = cndata.get_spec(cfg.dataset)
-    cache_size = None
-    if spec.resizable:
-        size = cfg.image_size or default_size
-        cache_size = round(size * 8 / 7)  # e.g. 256 for 224: room for the crop, as ImageNet does
-    elif cfg.image_size is not None:
-        raise InvalidInputError(f"--image-size applies to variable-size datasets (flowers17, imagefolder); "
-                                f"{spec.name} images have a fixed size.")
+    if not spec.resizable and cfg.image_size is not None:
+        raise InvalidInputError(f"--image-size applies to variable-size datasets (flowers17, imagefolder, "
+                                f"imagenet); {spec.name} images have a fixed size.")
     if spec.needs_root and cfg.data_dir is None:
         raise InvalidInputError(f"{spec.name}: give the dataset files with --data-dir PATH "
                                 f"(`classicnets data download {spec.name}` fetches them where available).")
-    extra = {"partition": cfg.partition} if cfg.partition else {}
-    splits = cndata.load_splits(spec.name, cfg.data_dir, size=cache_size, progress=progress, **extra)
+    plan = cndata.plan(spec.name, cfg.data_dir, cfg.image_size, default_size=default_size)
+    if notice and plan.notice:
+        print(plan.notice, file=sys.stderr)
+    if plan.streaming:
+        splits = cndata.open_files(spec.name, plan.root)
+    else:
+        extra = {"partition": cfg.partition} if cfg.partition else {}
+        loaded = cndata.load_splits(spec.name, cfg.data_dir, size=plan.cache_size, progress=progress, **extra)
+        splits = {k: ds for k, ds in loaded.items()}
     if "train" not in splits:
         raise InvalidInputError(f"{spec.name}: no training split found in {cfg.data_dir}.")
     tr = splits["train"]
-    test_name = "test" if "test" in splits else "val" if "val" in splits else None
-    if test_name is None:
-        raise InvalidInputError(f"{spec.name}: no test or val split found in {cfg.data_dir}.")
-    train = (tr.images, tr.labels)
-    test = (splits[test_name].images, splits[test_name].labels)
+    as_split = (lambda ds: ds) if plan.streaming else (lambda ds: (ds.images, ds.labels))
+    test_name = default_split(splits)
+    if test_name is None and not cfg.val_split:
+        raise InvalidInputError(f"{spec.name}: no test or val split found in {cfg.data_dir}; hold out part of the "
+                                "training images for validation with --val-split FRACTION (e.g. 0.1).")
+    train = as_split(tr)
     if cfg.val_split:
         if not 0 < cfg.val_split < 1:
             raise InvalidInputError(f"--val-split must be in (0, 1), got {cfg.val_split}.")
-        tr_idx, val_idx = stratified_split(tr.labels, cfg.val_split, cfg.seed)
-        val = (tr.images[val_idx], tr.labels[val_idx])
-        train = (tr.images[tr_idx], tr.labels[tr_idx])
-    else:
+        tr_idx, val_idx = stratified_split(labels_of(train), cfg.val_split, cfg.seed)
+        if len(tr_idx) == 0 or len(val_idx) == 0:
+            raise InvalidInputError(f"--val-split {cfg.val_split} leaves {len(tr_idx)} training and {len(val_idx)} "
+                                    "validation images (it is taken per class); choose a fraction nearer 0.1.")
+        train, val = subset(train, tr_idx), subset(train, val_idx)
+    # without a test split, the held-out images are the only evaluation split: validation and test at once
+    test = as_split(splits[test_name]) if test_name else val
+    if not cfg.val_split:
         val = test
     if cfg.train_subset:
-        n = len(train[1])
+        n = count(train)
         if not 0 < cfg.train_subset <= n:
             raise InvalidInputError(f"--train-subset must be in 1..{n}, got {cfg.train_subset}.")
         if cfg.train_subset < n:
-            _, keep = stratified_split(train[1], cfg.train_subset / n, cfg.seed + 1)
-            train = (train[0][keep], train[1][keep])
-    h = tr.images.shape[1]
-    image_size = (cfg.image_size or default_size) if spec.resizable else h
-    return RunData(train, val, test, list(tr.classes), tuple(tr.mean), tuple(tr.std), image_size, cache_size,
-                   val_is_test=not cfg.val_split)
+            _, keep = stratified_split(labels_of(train), cfg.train_subset / n, cfg.seed + 1)
+            if len(keep) == 0:
+                raise InvalidInputError(f"--train-subset {cfg.train_subset} keeps no image: it is taken per class, "
+                                        f"and {len(tr.classes)} classes round it to nothing; ask for more.")
+            train = subset(train, keep)
+    in_chans = 3 if plan.streaming else tr.images.shape[3]
+    return RunData(train, val, test, list(tr.classes), tuple(tr.mean), tuple(tr.std), plan.image_size,
+                   plan.cache_size, val_is_test=not cfg.val_split or test_name is None, streaming=plan.streaming,
+                   workers=plan.workers, in_chans=in_chans)
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -213,17 +243,46 @@ def eval_transform(d: RunData) -> Any:
     return cndata.augment.eval_transform(d.mean, d.std, crop=crop)
 
 
-def eval_batches(arrays: tuple[np.ndarray, np.ndarray], batch_size: int, transform: Any,
-                 device: torch.device, info: DistInfo):
+# --augment -> the streaming loader's per-image preset (decoded and augmented in its worker processes)
+STREAM_AUGMENT = {"resized-crop-flip": "imagenet-train", "none": "imagenet-eval"}
+
+
+def train_loader(cfg: TrainConfig, d: RunData, device: torch.device, info: DistInfo) -> Any:
+    """The training batches of this rank: cached arrays augmented per batch, or files streamed by workers."""
+    common = {"shuffle": True, "drop_last": True, "seed": cfg.seed, "device": device, "rank": info.rank,
+              "world_size": info.world_size}
+    bs = cfg.batch_size // info.world_size
+    if not d.streaming:
+        return cndata.DataLoader(d.train, bs, transform=train_transform(cfg.augment, d), **common)
+    if cfg.augment not in STREAM_AUGMENT:
+        raise InvalidInputError(f"--augment {cfg.augment}: a streamed dataset is augmented per image with "
+                                f"{' or '.join(STREAM_AUGMENT)} (the ImageNet presets).")
+    return cndata.StreamingLoader(d.train, bs, augment=STREAM_AUGMENT[cfg.augment], image_size=d.image_size,
+                                  transform=cndata.augment.Normalize(d.mean, d.std), workers=d.workers, **common)
+
+
+def _eval_loader(split: Split, d: RunData, batch_size: int, device: torch.device, rank: int, world: int) -> Any:
+    if d.streaming:
+        return cndata.StreamingLoader(split, batch_size, augment="imagenet-eval", image_size=d.image_size,
+                                      shuffle=False, transform=cndata.augment.Normalize(d.mean, d.std),
+                                      device=device, rank=rank, world_size=world, workers=d.workers)
+    return cndata.DataLoader(split, batch_size, shuffle=False, transform=eval_transform(d), device=device,
+                             rank=rank, world_size=world)
+
+
+def eval_batches(split: Split, d: RunData, batch_size: int, device: torch.device, info: DistInfo):
     """Every image of a split exactly once over all ranks: each rank its shard, rank 0 also the remainder."""
-    n = len(arrays[1])
-    yield from cndata.DataLoader(arrays, batch_size, shuffle=False, transform=transform, device=device,
-                                 rank=info.rank, world_size=info.world_size)
+    n = count(split)
+    parts = [(split, info.rank, info.world_size)]
     rest = n % info.world_size
     if rest and info.is_main:
-        tail = (arrays[0][n - rest:], arrays[1][n - rest:])
-        yield from cndata.DataLoader(tail, batch_size, shuffle=False, transform=transform, device=device,
-                                     rank=0, world_size=1)
+        parts.append((subset(split, np.arange(n - rest, n)), 0, 1))
+    for part, rank, world in parts:
+        loader = _eval_loader(part, d, batch_size, device, rank, world)
+        try:
+            yield from loader
+        finally:
+            getattr(loader, "close", lambda: None)()  # a streaming loader's worker processes
 
 
 # -- model --------------------------------------------------------------------------------------------
@@ -329,6 +388,7 @@ def locate_run(cfg: TrainConfig) -> tuple[Path, Path | None]:
     """(run directory, checkpoint to resume or None), refusing to reuse a run without --resume."""
     if cfg.resume is None:
         out = Path(cfg.out) if cfg.out else default_run_dir(cfg.model, cfg.dataset)
+        check_output_dir(out, "--out")
         if holds_run(out):
             raise InvalidInputError(
                 f"{out} already holds a run; continue it with `--out {out} --resume` or choose another --out."
@@ -433,12 +493,12 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
         num_classes, in_chans = spec.num_classes, spec.image_shape[2]
         data = None
     else:  # classes and channels known only from the files
-        data = load_data(cfg, default_size=224, progress=info.is_main and sys.stdout.isatty())
-        num_classes, in_chans = len(data.classes), data.train[0].shape[3]
+        data = load_data(cfg, default_size=224, progress=info.is_main and sys.stdout.isatty(), notice=info.is_main)
+        num_classes, in_chans = len(data.classes), data.in_chans
     model = create_model(cfg.model, num_classes=num_classes, in_chans=in_chans, **cfg.model_args)
     if data is None:
         data = load_data(cfg, default_size=model.default_input_size[1],
-                         progress=info.is_main and sys.stdout.isatty())
+                         progress=info.is_main and sys.stdout.isatty(), notice=info.is_main)
     _, min_h, min_w = getattr(model, "min_input_size", (in_chans, 1, 1))
     if data.image_size < min_h or data.image_size < min_w:
         raise InvalidInputError(
@@ -463,12 +523,10 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
         model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(cfg, model)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    loader = cndata.DataLoader(data.train, cfg.batch_size // info.world_size, shuffle=True, drop_last=True,
-                               seed=cfg.seed, transform=train_transform(cfg.augment, data), device=device,
-                               rank=info.rank, world_size=info.world_size)
+    loader = train_loader(cfg, data, device, info)
     steps_per_epoch = len(loader)
     if steps_per_epoch == 0:
-        raise InvalidInputError(f"--batch-size {cfg.batch_size} is larger than the {len(data.train[1])} "
+        raise InvalidInputError(f"--batch-size {cfg.batch_size} is larger than the {count(data.train)} "
                                 "training images.")
     schedule = recipes.build_schedule(cfg, steps_per_epoch)
     total_steps = schedule.total_steps
@@ -521,7 +579,8 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
         write_json(run_dir / "data.json", {
             "dataset": cfg.dataset, "classes": data.classes, "mean": data.mean, "std": data.std,
             "input_size": [in_chans, data.image_size, data.image_size], "cache_size": data.cache_size,
-            "train": len(data.train[1]), "val": len(data.val[1]), "test": len(data.test[1]),
+            "train": count(data.train), "val": count(data.val), "test": count(data.test),
+            "streaming": data.streaming,
             "val_is_test": data.val_is_test,
         })
         if cfg.resume is not None and resume_from is None:
@@ -549,7 +608,6 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
             net, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=unused)
     if cfg.compile:
         net = torch.compile(net)
-    eval_tf = eval_transform(data)
     weights_dir = run_dir / "weights"
     ckpt_path = run_dir / "checkpoints" / "last.pt"
     sync_every = 1 if device.type == "cpu" else 50
@@ -661,7 +719,7 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
                 epoch_s = seconds_before + time.perf_counter() - t0
                 loss_sum, correct, seen = distributed.all_reduce_sums(sums.tolist(), device, info)
                 _sync_buffers(model, info)
-                val = evaluate(model, eval_batches(data.val, cfg.batch_size // info.world_size, eval_tf, device,
+                val = evaluate(model, eval_batches(data.val, data, cfg.batch_size // info.world_size, device,
                                                    info),
                                num_classes=num_classes, device=device, amp_dtype=amp_dtype,
                                channels_last=channels_last, info=info)
@@ -687,13 +745,14 @@ def _fit(cfg: TrainConfig, device: torch.device, info: DistInfo) -> RunResult:
                             tb.add_scalar(k, row[k], step)
     finally:
         progress.close()
+        getattr(loader, "close", lambda: None)()  # a streaming loader's worker processes
         if tb is not None:
             tb.close()
 
     # The end: final weights, the test split when validation was held out, result.json.
     test = None
     if not data.val_is_test:
-        r = evaluate(model, eval_batches(data.test, cfg.batch_size // info.world_size, eval_tf, device, info),
+        r = evaluate(model, eval_batches(data.test, data, cfg.batch_size // info.world_size, device, info),
                      num_classes=num_classes, device=device, amp_dtype=amp_dtype,
                      channels_last=channels_last, info=info)
         test = {"test_loss": r.loss, "test_acc": r.top1, "test_top5": r.top5}
