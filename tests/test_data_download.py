@@ -129,3 +129,10 @@ def test_every_downloadable_dataset_has_official_urls() -> None:
             assert all(u.startswith(("https://", "http://")) and u.endswith("/" + f.filename) for u in f.urls), name
             assert f.md5 is None or len(f.md5) == 32, (name, f.filename)
     assert REMOTE["cifar10"][0].md5 == "c58f30108f718f92721af3b95e74349a"
+
+
+def test_a_base_url_that_is_not_a_url_is_one_clear_error(tmp_path) -> None:
+    from classicnets.data import download
+
+    with pytest.raises(InvalidInputError, match="is not a URL; give http://, https:// or file://"):
+        download("mnist", tmp_path, base_url="notaurl")

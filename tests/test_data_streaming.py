@@ -280,3 +280,12 @@ def test_decode_many_to_disk_equals_in_memory_and_skips_the_same_files(tmp_path:
     assert disk.skipped == ram.skipped == [("bad.jpg", "not a JPEG or PNG image: unrecognised format")]
     disk.release()
     assert not (work / "decoded.npy").exists()
+
+
+def test_data_info_describes_a_streamed_dataset_from_its_files(inet: Path, capsys) -> None:
+    from classicnets.cli import main
+
+    assert main(["data", "info", "imagenet", "--data-dir", str(inet)]) == 0
+    out = capsys.readouterr().out
+    assert "always streamed from the files" in out
+    assert "torchvision's ImageNet constants" in out and "mean 0.4850, 0.4560, 0.4060" in out

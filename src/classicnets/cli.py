@@ -118,8 +118,20 @@ def _print_data_summary(s: dict) -> None:
 
 
 def cmd_data_info(args: argparse.Namespace) -> int:
-    from .data import load_splits, summarize
+    from .data import load_splits, open_files, plan, summarize
 
+    how = plan(args.name, args.root) if args.root is not None else None
+    if how is not None and how.streaming:  # too big to decode for a summary: describe the files
+        print(how.notice)
+        files = open_files(args.name, how.root)
+        for split, f in files.items():
+            counts = f.class_counts()
+            print(f"  {split}: {len(f):,} images, {f.num_classes} classes ({counts.min()} to {counts.max()} per class)")
+        tr = files.get("train")
+        if tr is not None:
+            print(f"  mean {', '.join(f'{m:.4f}' for m in tr.mean)}; std {', '.join(f'{v:.4f}' for v in tr.std)} "
+                  f"({tr.info.get('stats', 'from the training files')})")
+        return 0
     _print_data_summary(summarize(load_splits(args.name, args.root, progress=True, **_data_load_kwargs(args))))
     return 0
 

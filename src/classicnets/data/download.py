@@ -214,6 +214,9 @@ def download(
         )
     folder = Path(root).expanduser() if root is not None else resolve_cache_dir(cache_dir) / "downloads" / spec.name
     base_url = base_url or os.environ.get("CLASSICNETS_DOWNLOAD_BASE")
+    if base_url and not re.match(r"(https?|file)://", base_url):
+        raise InvalidInputError(f"--base-url {base_url!r} is not a URL; give http://, https:// or file:// "
+                                "(e.g. http://127.0.0.1:8000/).")
     paths = []
     for remote in REMOTE[spec.name]:
         if base_url:

@@ -515,7 +515,7 @@ def plan(name: str, root: str | os.PathLike[str] | None, image_size: int | None 
     limit, nw = cache_budget(budget), default_workers() if workers is None else max(0, int(workers))
     rootp = Path(root).expanduser() if root is not None else None
     if not spec.resizable or spec.name not in ("imagefolder", "imagenet") or rootp is None:
-        side = spec.image_shape[0] if spec.image_shape else (image_size or spec.default_size or default_size)
+        side = spec.image_shape[0] if spec.image_shape else (image_size or default_size)  # the model's, as before
         cache_side = round(side * 8 / 7) if spec.resizable else None
         return Plan(spec.name, rootp, "cache", side, cache_side, None, False, None, None, limit, nw, "")
     archive = spec.name == "imagefolder" and not rootp.is_dir()
