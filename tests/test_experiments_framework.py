@@ -3,7 +3,9 @@ recorded and not retried, refusals are clear, jobs never outnumber the cores, --
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -260,6 +262,7 @@ def test_a_signal_to_the_parent_stops_a_parallel_sweep_with_checkpoints(tmp_path
     out = tmp_path / "exp"
     proc = subprocess.Popen([sys.executable, str(script), str(out)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
+    workers: list[int] = []
     try:
         deadline = time.monotonic() + 120
         while not all((out / "runs" / k / "metrics.jsonl").exists() for k in "ab"):
@@ -272,8 +275,11 @@ def test_a_signal_to_the_parent_stops_a_parallel_sweep_with_checkpoints(tmp_path
         proc.send_signal(signal.SIGINT)
         log, _ = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
+        if proc.poll() is None:  # a failed stop: leave no orphan training beside the rest of the suite
             proc.kill()
+            for w in workers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(w, signal.SIGKILL)
     assert proc.returncode == 130, log
     assert "run the same command again" in log, log
     runs = json.loads((out / "experiment.json").read_text())["runs"]
