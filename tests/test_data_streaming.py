@@ -289,3 +289,13 @@ def test_data_info_describes_a_streamed_dataset_from_its_files(inet: Path, capsy
     out = capsys.readouterr().out
     assert "always streamed from the files" in out
     assert "torchvision's ImageNet constants" in out and "mean 0.4850, 0.4560, 0.4060" in out
+
+
+def test_open_files_reuses_the_listing_of_the_plan(inet: Path, monkeypatch) -> None:
+    calls = []
+    real = st._layout
+    monkeypatch.setattr(st, "_layout", lambda name, root: calls.append(name) or real(name, root))
+    p = plan("imagenet", inet)
+    files = open_files("imagenet", inet, layout=p.layout)
+    assert calls == ["imagenet"]  # one walk of the tree, not two
+    assert files["train"].files == open_files("imagenet", inet)["train"].files

@@ -123,7 +123,7 @@ def cmd_data_info(args: argparse.Namespace) -> int:
     how = plan(args.name, args.root) if args.root is not None else None
     if how is not None and how.streaming:  # too big to decode for a summary: describe the files
         print(how.notice)
-        files = open_files(args.name, how.root)
+        files = open_files(args.name, how.root, layout=how.layout)
         for split, f in files.items():
             counts = f.class_counts()
             print(f"  {split}: {len(f):,} images, {f.num_classes} classes ({counts.min()} to {counts.max()} per class)")

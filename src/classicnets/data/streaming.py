@@ -366,7 +366,10 @@ def _folder_layout(root: Path) -> tuple[Path, dict[str, list[tuple[str, str]]], 
     return root, layout, classes, total
 
 
-def _layout(name: str, root: Path) -> tuple[Path, dict[str, list[tuple[str, str]]], list[str], int]:
+Layout = tuple[Path, dict[str, list[tuple[str, str]]], list[str], int]  # base, {split: [(name, class)]}, classes, bytes
+
+
+def _layout(name: str, root: Path) -> Layout:
     if name == "imagenet":
         from .imagenet import imagenet_layout
 
@@ -376,17 +379,20 @@ def _layout(name: str, root: Path) -> tuple[Path, dict[str, list[tuple[str, str]
     raise InvalidInputError(f"{name} is decoded once into the cache; streaming reads imagefolder or imagenet.")
 
 
-def open_files(name: str, root: str | os.PathLike[str], *, stats_sample: int = 256) -> dict[str, ImageFiles]:
+def open_files(name: str, root: str | os.PathLike[str], *, stats_sample: int = 256,
+               layout: Layout | None = None) -> dict[str, ImageFiles]:
     """Every split of an ``imagefolder`` (an extracted folder) or ``imagenet`` tree as :class:`ImageFiles`.
+
+    ``layout``: the listing of the tree :func:`plan` made (``plan.layout``), so it is not walked twice.
 
     ``mean``/``std``: ImageNet's published constants for ``imagenet``; for an image folder, estimated
     from ``stats_sample`` evenly spaced training images (``info["stats"]`` says which).
     """
     spec = get_spec(name)
-    base, layout, classes, total = _layout(spec.name, Path(root).expanduser())
+    base, items_by_split, classes, total = layout or _layout(spec.name, Path(root).expanduser())
     splits = {s: ImageFiles.from_items(spec.name, s, base, items, classes, mean=(), std=(),
                                        info={"source": str(base), "bytes": total})
-              for s, items in layout.items()}
+              for s, items in items_by_split.items()}
     if spec.name == "imagenet":
         from .imagenet import IMAGENET_MEAN, IMAGENET_STD
 
@@ -447,6 +453,7 @@ class Plan:
     budget: int
     workers: int
     notice: str
+    layout: Layout | None = field(default=None, repr=False)  # the listing plan() made, for open_files to reuse
 
     @property
     def streaming(self) -> bool:
@@ -522,7 +529,7 @@ def plan(name: str, root: str | os.PathLike[str] | None, image_size: int | None 
     if archive:
         sizes, n = _archive_header_sizes(rootp), None
     else:
-        base, layout, _, _ = _layout(spec.name, rootp)
+        base, layout, _, _ = listing = _layout(spec.name, rootp)
         names = [item for items in layout.values() for item, _ in items]
         sizes, n = _header_sizes(base, names), len(names)
     side, cache_side, native, small = _sides(sizes, image_size, default_size)
@@ -546,4 +553,4 @@ def plan(name: str, root: str | os.PathLike[str] | None, image_size: int | None 
         notes.append(f"{n:,} images at {cw}x{ch} {'would need' if stream else 'need'} "
                      f"{_gib(decoded)} decoded (budget {_gib(limit)}): {how}")
     return Plan(spec.name, rootp, "stream" if stream else "cache", side, cache_side, native, small, n, decoded,
-                limit, nw, f"{spec.name}: " + "; ".join(notes))
+                limit, nw, f"{spec.name}: " + "; ".join(notes), None if archive else listing)

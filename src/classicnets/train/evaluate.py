@@ -179,7 +179,7 @@ def _streamed_eval_data(name: str, plan: Any, trained: Any, split: str | None, b
     from .. import data as cndata
     from .loop import stratified_split
 
-    files = cndata.open_files(name, plan.root)
+    files = cndata.open_files(name, plan.root, layout=plan.layout)
     held_out = bool(trained.val_split) and name == trained.dataset
     split = split or default_split(files) or ("val" if held_out else None)
     if split in files:

@@ -164,7 +164,7 @@ def load_data(cfg: TrainConfig, *, default_size: int, progress: bool, notice: bo
     if notice and plan.notice:
         print(plan.notice, file=sys.stderr)
     if plan.streaming:
-        splits = cndata.open_files(spec.name, plan.root)
+        splits = cndata.open_files(spec.name, plan.root, layout=plan.layout)
     else:
         extra = {"partition": cfg.partition} if cfg.partition else {}
         loaded = cndata.load_splits(spec.name, cfg.data_dir, size=plan.cache_size, progress=progress, **extra)
