@@ -298,4 +298,4 @@ def test_open_files_reuses_the_listing_of_the_plan(inet: Path, monkeypatch) -> N
     p = plan("imagenet", inet)
     files = open_files("imagenet", inet, layout=p.layout)
     assert calls == ["imagenet"]  # one walk of the tree, not two
-    assert files["train"].files == open_files("imagenet", inet)["train"].files
+    assert list(files["train"].files) == list(open_files("imagenet", inet)["train"].files)
