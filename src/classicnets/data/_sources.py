@@ -159,6 +159,25 @@ def iter_tar(path: Path, progress: Progress) -> Iterator[tuple[str, str, bytes |
         raise EOFError("archive ends without its end-of-archive marker (truncated?)")
 
 
+def list_dir(path: Path, want: Callable[[str], bool]) -> tuple[list[str], set[str], int]:
+    """The wanted files under a folder, without reading them: ``(relative posix names in sorted walk order,
+    every folder name, their total bytes)``; hidden files and folders (``.name``, ``__MACOSX``) are skipped."""
+    names: list[str] = []
+    dirs: set[str] = set()
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in IGNORED_DIRS)
+        rel_dir = Path(dirpath).relative_to(path).as_posix()
+        if rel_dir != ".":
+            dirs.add(rel_dir)
+        for fn in sorted(filenames):
+            rel = fn if rel_dir == "." else f"{rel_dir}/{fn}"
+            if not fn.startswith(".") and want(rel):
+                names.append(rel)
+                total += os.stat(os.path.join(dirpath, fn)).st_size
+    return names, dirs, total
+
+
 class FileScan:
     """Iterate ``(relative posix name, content)`` of the wanted files under a folder or in a tar archive.
 
@@ -175,16 +194,8 @@ class FileScan:
     def __iter__(self) -> Iterator[tuple[str, bytes]]:
         path = self.path
         if path.is_dir():
-            listing = []
-            for dirpath, dirnames, filenames in os.walk(path):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in IGNORED_DIRS)
-                rel_dir = Path(dirpath).relative_to(path).as_posix()
-                if rel_dir != ".":
-                    self.dirs.add(rel_dir)
-                for fn in sorted(filenames):
-                    rel = fn if rel_dir == "." else f"{rel_dir}/{fn}"
-                    if not fn.startswith(".") and self.want(rel):
-                        listing.append(rel)
+            listing, dirs, _ = list_dir(path, self.want)
+            self.dirs |= dirs
             self.progress.start(f"reading {path.name}", len(listing), unit="files")
             try:
                 for rel in listing:

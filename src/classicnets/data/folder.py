@@ -15,14 +15,13 @@ is an error naming the path.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InvalidInputError
 from ._core import DatasetSpec, RawData, ReadOptions, Source, register_dataset
-from ._sources import IGNORED_DIRS, FileScan, is_archive_name
+from ._sources import FileScan, is_archive_name, list_dir
 from .images import decode_many, is_image_name, take_rows
 
 SPLIT_NAMES = ("train", "val", "test")
@@ -103,24 +102,7 @@ def organize(names: list[str], dirs: set[str], display: str) -> tuple[dict[str, 
 def list_folder(path: Path) -> tuple[list[str], set[str], int]:
     """The image files under an extracted folder without reading them: ``(sorted relative names, folder
     names, total bytes)``, skipping hidden files and folders as :class:`~._sources.FileScan` does."""
-    names: list[str] = []
-    dirs: set[str] = set()
-    total = 0
-    stack = [""]
-    while stack:
-        rel_dir = stack.pop()
-        with os.scandir(path / rel_dir if rel_dir else path) as it:
-            entries = sorted(it, key=lambda e: e.name)
-        for e in entries:
-            if e.name.startswith(".") or e.name in IGNORED_DIRS:
-                continue
-            rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
-            if e.is_dir():
-                dirs.add(rel)
-                stack.append(rel)
-            elif is_image_name(rel):
-                names.append(rel)
-                total += e.stat().st_size
+    names, dirs, total = list_dir(path, is_image_name)
     return sorted(names), dirs, total
 
 
