@@ -129,19 +129,20 @@ def _load_model(run: str | Path, dataset: str | None, model: str | None) -> tupl
                         in_chans=spec.image_shape[2] if spec.image_shape else None), name
 
 
-def _split_arrays(splits: dict[str, Any], split: str | None, trained: Any, name: str) -> tuple[str, Any, Any]:
-    """``(split name, images, labels)``; ``val`` of a dataset without one is what the run held out of train."""
+def _choose_split(splits: dict[str, Any], split: str | None, trained: Any, name: str,
+                  whole: Any, part: Any) -> tuple[str, Any]:
+    """``(split name, whole(splits[split]))``; ``val`` of a dataset without one is what the run held out of
+    train: ``part(splits["train"], indices)``.  Serves cached splits and streamed files alike."""
     held_out = bool(trained.val_split) and name == trained.dataset and "train" in splits
     if split is None:
         split = default_split(splits) or ("val" if held_out else None)
     if split in splits:
-        return split, splits[split].images, splits[split].labels
+        return split, whole(splits[split])
     if split == "val" and held_out:
         from .loop import stratified_split
 
         tr = splits["train"]
-        _, idx = stratified_split(tr.labels, trained.val_split, trained.seed)
-        return split, tr.images[idx], tr.labels[idx]
+        return split, part(tr, stratified_split(tr.labels, trained.val_split, trained.seed)[1])
     known = [*splits, *(["val (held out of train by the run)"] if held_out and "val" not in splits else [])]
     raise InvalidInputError(f"{name} has no split {split!r}; available: {', '.join(known)}.")
 
@@ -157,7 +158,8 @@ def eval_data(name: str, root: str | None, trained: Any, split: str | None, batc
         if plan.streaming:
             return _streamed_eval_data(name, plan, trained, split, batch_size, device)
     splits = cndata.load_splits(name, root, size=trained.cache_size if spec.resizable else None)
-    split, images, labels = _split_arrays(splits, split, trained, name)
+    split, (images, labels) = _choose_split(splits, split, trained, name, lambda d: (d.images, d.labels),
+                                            lambda d, idx: (d.images[idx], d.labels[idx]))
     ds = splits["train"] if "train" in splits else splits[split]  # classes; normalization of a bare weights file
     h, c = images.shape[1], images.shape[3]
     mc, want, _ = trained.input_size or (c, h, h)
@@ -177,17 +179,9 @@ def _streamed_eval_data(name: str, plan: Any, trained: Any, split: str | None, b
     """:func:`eval_data` for a dataset too big for the cache: files decoded by loader workers, resized to
     8/7 of the model's side and center-cropped (the ``imagenet-eval`` preset)."""
     from .. import data as cndata
-    from .loop import stratified_split
 
     files = cndata.open_files(name, plan.root, layout=plan.layout)
-    held_out = bool(trained.val_split) and name == trained.dataset
-    split = split or default_split(files) or ("val" if held_out else None)
-    if split in files:
-        chosen = files[split]
-    elif split == "val" and held_out:
-        chosen = files["train"].subset(stratified_split(files["train"].labels, trained.val_split, trained.seed)[1])
-    else:
-        raise InvalidInputError(f"{name} has no split {split!r}; available: {', '.join(files)}.")
+    split, chosen = _choose_split(files, split, trained, name, lambda f: f, lambda f, idx: f.subset(idx))
     if chosen.num_classes != trained.model.num_classes:
         raise InvalidInputError(f"{name}/{split} has {chosen.num_classes} classes, the model "
                                 f"{trained.model.num_classes}; evaluate on the dataset it was trained on.")

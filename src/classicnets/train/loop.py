@@ -167,8 +167,7 @@ def load_data(cfg: TrainConfig, *, default_size: int, progress: bool, notice: bo
         splits = cndata.open_files(spec.name, plan.root, layout=plan.layout)
     else:
         extra = {"partition": cfg.partition} if cfg.partition else {}
-        loaded = cndata.load_splits(spec.name, cfg.data_dir, size=plan.cache_size, progress=progress, **extra)
-        splits = {k: ds for k, ds in loaded.items()}
+        splits = cndata.load_splits(spec.name, cfg.data_dir, size=plan.cache_size, progress=progress, **extra)
     if "train" not in splits:
         raise InvalidInputError(f"{spec.name}: no training split found in {cfg.data_dir}.")
     tr = splits["train"]
