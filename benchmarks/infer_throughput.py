@@ -19,8 +19,8 @@ import time
 import torch
 
 from classicnets import create_model
+from classicnets.device import cpu_has_native_bf16
 from classicnets.models.fold import fold_batchnorm
-from classicnets.train.loop import cpu_has_native_bf16
 from classicnets.train.rundir import cpu_name
 
 

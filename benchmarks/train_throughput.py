@@ -60,8 +60,8 @@ def own_cpu_s() -> float:
 
 def ours(data: Path, images: int, workdir: Path) -> tuple[float, dict[str, float]]:
     from classicnets import data as cndata
+    from classicnets.device import autocast_dtype
     from classicnets.train import TrainConfig, fit
-    from classicnets.train.loop import autocast_dtype
 
     t = time.perf_counter()
     cndata.load_splits("cifar10", str(data))  # build the decode-once cache (not timed below)

@@ -1,4 +1,5 @@
-"""One device resolver for every entry point: ``resolve_device("auto" | "cpu" | "cuda[:N]" | "mps" | ...)``.
+"""Device and precision, one place for every entry point: ``resolve_device("auto" | "cpu" | "cuda[:N]" | "mps" | ...)``
+and ``autocast_dtype(precision, device)``.
 
 ``auto`` is CUDA when a CUDA device is present, else the CPU.  A device this
 machine does not have (``cuda`` without a GPU, ``mps`` off Apple silicon, a
@@ -8,6 +9,8 @@ never a traceback from deep inside torch.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 
@@ -46,3 +49,32 @@ def resolve_device(name: str | torch.device | None, *, flag: str = "--device") -
                                     "use --device cpu (or auto).")
         return dev
     raise InvalidInputError(f"{flag} {name}: classicnets runs on {', '.join(CHOICES)}, not {dev.type!r}.")
+
+
+def cpu_has_native_bf16() -> bool:
+    """True on CPUs with bf16 instructions (AVX512-BF16 or AMX), read from /proc/cpuinfo."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    flags = set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[1].split())
+            break
+    return bool({"avx512_bf16", "amx_bf16"} & flags)
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``--precision`` (None: plain fp32)."""
+    if precision == "auto":
+        if device.type == "cuda":
+            native = torch.cuda.get_device_capability(device)[0] >= 8  # Ampere and later (not emulated)
+            return torch.bfloat16 if native else None
+        return torch.bfloat16 if cpu_has_native_bf16() else None
+    if precision == "fp16":
+        if device.type != "cuda":
+            raise InvalidInputError("--precision fp16 needs CUDA (its gradient scaler is CUDA-only here); "
+                                    "use bf16 or fp32 on the CPU.")
+        return torch.float16
+    return torch.bfloat16 if precision == "bf16" else None

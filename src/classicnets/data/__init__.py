@@ -41,6 +41,7 @@ from .cache import default_cache_dir
 from .download import DownloadError, download, downloadable
 from .images import CorruptImageError
 from .loader import DataLoader
+from .splits import stratified_split
 from .streaming import CACHE_BUDGET_BYTES, PRESETS, ImageFiles, Plan, StreamingLoader, open_files, plan
 
 __all__ = [
@@ -66,5 +67,6 @@ __all__ = [
     "list_datasets",
     "load_dataset",
     "load_splits",
+    "stratified_split",
     "summarize",
 ]

@@ -179,10 +179,10 @@ def net_figures(runs: dict[str, RunRecord], *, device: Any) -> dict[str, dict[st
 
 def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
     from ..analysis import TextTable, factorization_table
+    from ..device import resolve_device
     from ..train.plot import plot_runs
-    from .measure import pick_device
 
-    dev = pick_device(ctx.device)
+    dev = resolve_device(ctx.device)
     sc = SCALES[ctx.scale]
     f = net_figures(runs, device=dev)
     n_test = min(v["n_test"] for v in f.values())

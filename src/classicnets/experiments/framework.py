@@ -352,7 +352,7 @@ def _train_one(cfg_values: dict[str, Any]) -> dict[str, Any]:
     """Train one run (in this process or a worker); report how it ended instead of raising."""
     from ..train import NonFiniteLossError, TrainConfig, TrainingInterrupted, fit
     from ..train.config import from_dict
-    from ..train.loop import StopSignals
+    from ..train.signals import StopSignals
 
     if StopSignals.pending:  # a worker of a sweep that is stopping: do not start another run
         return {"status": "interrupted", "message": "not started: the sweep was stopped"}
@@ -443,10 +443,10 @@ _RELAY = os.name == "posix"  # a worker can catch SIGTERM (elsewhere it is a har
 def _worker_init() -> None:
     """Set up a sweep worker: Ctrl-C ignored, SIGTERM a request to stop that outlives the run in progress.
 
-    See :func:`classicnets.train.loop.defer_stop_signals` and :func:`_run_pool`.
+    See :func:`classicnets.train.signals.defer_stop_signals` and :func:`_run_pool`.
     """
     if _RELAY:
-        from ..train.loop import defer_stop_signals
+        from ..train.signals import defer_stop_signals
 
         defer_stop_signals()
 

@@ -279,8 +279,9 @@ def cam_grid(ctx: Context, run: RunRecord, model: nn.Module, *, classes: int, pa
 
     from ..analysis.cam import class_activation_maps, save_overlays
     from ..data import augment
+    from ..device import resolve_device
     from ..train.rundir import read_json
-    from .measure import pick_device, run_test_split
+    from .measure import run_test_split
 
     facts = read_json(run.run_dir / "data.json")
     names = facts["classes"]
@@ -296,7 +297,7 @@ def cam_grid(ctx: Context, run: RunRecord, model: nn.Module, *, classes: int, pa
     if h != size:
         top = (h - size) // 2
         imgs = imgs[:, top:top + size, top:top + size]
-    dev = pick_device(ctx.device)
+    dev = resolve_device(ctx.device)
     x = torch.from_numpy(np.ascontiguousarray(imgs)).permute(0, 3, 1, 2).contiguous()
     x = augment.normalize(x, facts["mean"], facts["std"]).to(dev)
     model.to(dev)
@@ -315,11 +316,11 @@ def cam_grid(ctx: Context, run: RunRecord, model: nn.Module, *, classes: int, pa
 
 def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
     from ..analysis import TextTable
+    from ..device import resolve_device
     from ..train.runs import load_trained
-    from .measure import pick_device
 
     sc = SCALES[ctx.scale]
-    dev = pick_device(ctx.device)
+    dev = resolve_device(ctx.device)
     size = sc["train_size"]
     sizes = sorted(set(sc["eval_sizes"]) | {size})
     verdicts: list[Verdict] = []

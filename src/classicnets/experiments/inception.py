@@ -185,13 +185,13 @@ def _calibrations(ctx: Context, runs: dict[str, RunRecord], device: Any) -> dict
 def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
     from ..analysis import TextTable, count_params, summarize
     from ..analysis.calibration import ece_bootstrap
+    from ..device import resolve_device
     from ..train.plot import plot_runs
     from ..train.rundir import read_json
     from ..train.runs import load_trained
-    from .measure import pick_device
 
     sc = SCALES[ctx.scale]
-    dev = pick_device(ctx.device)
+    dev = resolve_device(ctx.device)
     cal = _calibrations(ctx, runs, dev)
     facts = read_json(runs["base"].run_dir / "data.json")
     n_test = int(facts.get("test") or 0)

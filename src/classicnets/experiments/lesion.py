@@ -384,8 +384,9 @@ def eval_batches(ctx: Context, run: RunRecord, trained: Any, limit: int | None) 
     """
     import dataclasses
 
+    from ..device import resolve_device
     from ..train.rundir import read_json
-    from .measure import batches, load_split, pick_device
+    from .measure import batches, load_split
 
     cfg = run.config
     data_dir = ctx.data_path(cfg["dataset"]) if ctx.data_dir else cfg.get("data_dir")
@@ -396,7 +397,7 @@ def eval_batches(ctx: Context, run: RunRecord, trained: Any, limit: int | None) 
         keep = stratified_subset(ds.labels, limit, seed=0)
         ds = dataclasses.replace(ds, images=ds.images[keep], labels=ds.labels[keep])
     crop = trained.input_size[1] if trained.input_size and trained.input_size[1] != ds.images.shape[1] else None
-    out = list(batches(ds, trained.mean, trained.std, batch_size=500, crop=crop, device=pick_device(ctx.device)))
+    out = list(batches(ds, trained.mean, trained.std, batch_size=500, crop=crop, device=resolve_device(ctx.device)))
     text = (f"{len(ds):,} of the {total:,} {cfg['dataset']} test images (seeded, stratified by class)"
             if len(ds) < total
             else f"all {total:,} {cfg['dataset']} test images")
@@ -443,11 +444,11 @@ def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
         reordered,
         swappable_pairs,
     )
+    from ..device import resolve_device
     from ..train.runs import load_trained
-    from .measure import pick_device
 
     sc = SCALES[ctx.scale]
-    dev = pick_device(ctx.device)
+    dev = resolve_device(ctx.device)
     res_run, plain_run, notes = networks(ctx, runs)
     nets: dict[str, Any] = {"resnet": load_trained(res_run.run_dir)}
     if plain_run is not None:

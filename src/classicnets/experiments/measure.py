@@ -20,9 +20,6 @@ from torch import nn
 from ..device import resolve_device
 from .framework import RunRecord
 
-#: The experiments' name for the one device resolver.
-pick_device = resolve_device
-
 
 @lru_cache(maxsize=8)
 def load_split(dataset: str, data_dir: str | None, split: str = "test", size: int | None = None) -> Any:
@@ -83,7 +80,7 @@ def snapshot_curve(run: RunRecord, *, device: str = "cpu", every: int = 1,
     if chosen[-1] != snaps[-1]:
         chosen.append(snaps[-1])
     ds = run_test_split(run)
-    dev = pick_device(device)
+    dev = resolve_device(device)
     rows = []
     for step, path in chosen:
         t = load_trained(path)

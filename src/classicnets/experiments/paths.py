@@ -100,16 +100,16 @@ def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
     import torch
 
     from ..analysis import TextTable, dataset_batches, path_gradients
+    from ..device import resolve_device
     from ..errors import InvalidInputError
     from ..models import create_model
     from ..train.runs import load_trained
-    from .measure import pick_device
 
     sc = SCALES[ctx.scale]
     run, notes = _network(ctx, runs)
     if run.diverged:
         raise InvalidInputError(f"{run.label} diverged during training ({run.message}); no trained network.")
-    dev = pick_device(ctx.device)
+    dev = resolve_device(ctx.device)
     trained = load_trained(run.run_dir)
     cfg = run.config
     data_dir = ctx.data_path(cfg["dataset"]) if ctx.data_dir else cfg.get("data_dir")

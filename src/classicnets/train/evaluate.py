@@ -139,7 +139,7 @@ def _choose_split(splits: dict[str, Any], split: str | None, trained: Any, name:
     if split in splits:
         return split, whole(splits[split])
     if split == "val" and held_out:
-        from .loop import stratified_split
+        from ..data import stratified_split
 
         tr = splits["train"]
         return split, part(tr, stratified_split(tr.labels, trained.val_split, trained.seed)[1])
@@ -218,8 +218,8 @@ def evaluate_run(
     (:func:`classicnets.options.default_split`).  Returns ``{"summary": {...}, "text": "...", "result": EvalResult,
     "confusion_csv": path}``.
     """
+    from ..device import autocast_dtype
     from ..models.fold import fold_batchnorm
-    from .loop import autocast_dtype
 
     dev = resolve_device(device)
     EVAL_BATCH.check(batch_size, "--batch-size")

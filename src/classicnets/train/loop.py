@@ -24,7 +24,6 @@ import random
 import shlex
 import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +36,7 @@ from torch import nn
 
 from .. import data as cndata
 from .._io import check_output_dir
-from ..device import resolve_device
+from ..device import autocast_dtype, resolve_device
 from ..errors import InvalidInputError, UserError
 from ..models import create_model, save_weights
 from ..options import default_split
@@ -48,6 +47,7 @@ from .distributed import DistInfo
 from .evaluate import EvalResult, evaluate
 from .progress import Progress
 from .rundir import MetricsLog, default_run_dir, env_info, holds_run, session_env, write_json, write_text
+from .signals import StopSignals
 
 
 # -- results and errors ----------------------------------------------------------------------
@@ -81,41 +81,6 @@ class TrainingInterrupted(Exception):
                      f"Resume with: {launcher} train --config {shlex.quote(str(run_dir / 'config.toml'))} "
                      f"--out {shlex.quote(str(run_dir))} --resume")
         super().__init__(self.hint)
-
-
-# -- device and precision ----------------------------------------------------------------------
-def pick_device(name: str) -> torch.device:
-    """``--device`` as a ``torch.device`` (:func:`classicnets.device.resolve_device`)."""
-    return resolve_device(name)
-
-
-def cpu_has_native_bf16() -> bool:
-    """True on CPUs with bf16 instructions (AVX512-BF16 or AMX), read from /proc/cpuinfo."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    flags = set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            flags.update(line.split(":", 1)[1].split())
-            break
-    return bool({"avx512_bf16", "amx_bf16"} & flags)
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``--precision`` (None: plain fp32)."""
-    if precision == "auto":
-        if device.type == "cuda":
-            native = torch.cuda.get_device_capability(device)[0] >= 8  # Ampere and later (not emulated)
-            return torch.bfloat16 if native else None
-        return torch.bfloat16 if cpu_has_native_bf16() else None
-    if precision == "fp16":
-        if device.type != "cuda":
-            raise InvalidInputError("--precision fp16 needs CUDA (its gradient scaler is CUDA-only here); "
-                                    "use bf16 or fp32 on the CPU.")
-        return torch.float16
-    return torch.bfloat16 if precision == "bf16" else None
 
 
 # -- data -------------------------------------------------------------------------------------------
@@ -180,7 +145,7 @@ def load_data(cfg: TrainConfig, *, default_size: int, progress: bool, notice: bo
     if cfg.val_split:
         if not 0 < cfg.val_split < 1:
             raise InvalidInputError(f"--val-split must be in (0, 1), got {cfg.val_split}.")
-        tr_idx, val_idx = stratified_split(labels_of(train), cfg.val_split, cfg.seed)
+        tr_idx, val_idx = cndata.stratified_split(labels_of(train), cfg.val_split, cfg.seed)
         if len(tr_idx) == 0 or len(val_idx) == 0:
             raise InvalidInputError(f"--val-split {cfg.val_split} leaves {len(tr_idx)} training and {len(val_idx)} "
                                     "validation images (it is taken per class); choose a fraction nearer 0.1.")
@@ -194,7 +159,7 @@ def load_data(cfg: TrainConfig, *, default_size: int, progress: bool, notice: bo
         if not 0 < cfg.train_subset <= n:
             raise InvalidInputError(f"--train-subset must be in 1..{n}, got {cfg.train_subset}.")
         if cfg.train_subset < n:
-            _, keep = stratified_split(labels_of(train), cfg.train_subset / n, cfg.seed + 1)
+            _, keep = cndata.stratified_split(labels_of(train), cfg.train_subset / n, cfg.seed + 1)
             if len(keep) == 0:
                 raise InvalidInputError(f"--train-subset {cfg.train_subset} keeps no image: it is taken per class, "
                                         f"and {len(tr.classes)} classes round it to nothing; ask for more.")
@@ -203,18 +168,6 @@ def load_data(cfg: TrainConfig, *, default_size: int, progress: bool, notice: bo
     return RunData(train, val, test, list(tr.classes), tuple(tr.mean), tuple(tr.std), plan.image_size,
                    plan.cache_size, val_is_test=not cfg.val_split or test_name is None, streaming=plan.streaming,
                    workers=plan.workers, in_chans=in_chans)
-
-
-def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded, per-class split of indices: (kept for training, held out)."""
-    rng = np.random.default_rng([seed, 7])
-    keep, held = [], []
-    for c in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        k = int(round(len(idx) * fraction))
-        held.append(idx[:k])
-        keep.append(idx[k:])
-    return np.sort(np.concatenate(keep)), np.sort(np.concatenate(held))
 
 
 def train_transform(augment: str, d: RunData) -> Any:
@@ -325,63 +278,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-# -- signals ----------------------------------------------------------------------------------------
-class StopSignals:
-    """Turn SIGINT/SIGTERM into a flag the loop checks after each step (main thread only).
-
-    In a worker process set up by :func:`defer_stop_signals` (an experiment sweep's),
-    only SIGTERM counts (the sweep's parent turns a Ctrl-C into one SIGTERM per worker),
-    and ``pending`` keeps the stop for every later loop of the process, including a
-    signal that arrived between two loops: the next one stops at its first step, with
-    a checkpoint, instead of running to its end.
-    """
-
-    pending = 0
-    deferring = False  # set by defer_stop_signals
-
-    def __init__(self) -> None:
-        self.signum = 0
-        self._old: dict[int, Any] = {}
-
-    def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():
-            listen = (signal.SIGTERM,) if StopSignals.deferring else (signal.SIGINT, signal.SIGTERM)
-            for s in listen:
-                self._old[s] = signal.signal(s, self._handle)
-        pending = StopSignals.pending  # read after installing the handlers: no signal falls between
-        if pending:
-            self.signum = pending
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.signum:  # a second signal: stop now
-            raise KeyboardInterrupt
-        self.signum = signum
-        if StopSignals.deferring:
-            StopSignals.pending = signum
-
-    def __exit__(self, *exc: Any) -> None:
-        for s, h in self._old.items():
-            signal.signal(s, h)
-
-
-def _remember_stop(signum: int, frame: Any) -> None:
-    StopSignals.pending = signum
-
-
-def defer_stop_signals() -> None:
-    """Set up a process that runs several trainings for a parent that relays stop requests.
-
-    SIGINT is ignored (a terminal's Ctrl-C reaches the whole process group; the parent
-    answers it with one SIGTERM per worker, and two signals would abort a run without its
-    checkpoint), and a SIGTERM outside a training loop is kept for the next loop rather
-    than killing the process or being lost.  POSIX only: elsewhere SIGTERM is a hard kill.
-    """
-    StopSignals.deferring = True
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _remember_stop)
-
-
 # -- the run directory ----------------------------------------------------------------------------
 def locate_run(cfg: TrainConfig) -> tuple[Path, Path | None]:
     """(run directory, checkpoint to resume or None), refusing to reuse a run without --resume."""
@@ -438,7 +334,7 @@ def fit(config: TrainConfig) -> RunResult:
     """Train ``config.model`` on ``config.dataset`` as configured; see the module docstring."""
     config = from_dict(config.to_dict(), source="TrainConfig")  # check and convert every value
     check_limits(config)
-    device = pick_device(config.device)
+    device = resolve_device(config.device)
     info = distributed.setup(device.type)
     if device.type == "cuda" and info.enabled:
         device = torch.device("cuda", info.local_rank)

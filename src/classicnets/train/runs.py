@@ -29,7 +29,7 @@ class Trained:
     input_size: tuple[int, int, int] | None = None  # (C, H, W) the model was trained on
     cache_size: int | None = None
     val_split: float = 0.0  # the fraction of the training split the run held out for validation ...
-    seed: int = 0  # ... with this seed (classicnets.train.loop.stratified_split)
+    seed: int = 0  # ... with this seed (classicnets.data.stratified_split)
 
 
 def find_run_dir(path: Path) -> Path | None:
