@@ -1,4 +1,4 @@
-"""Durable file writes shared by every layer (weights, checkpoints, caches, downloads), and the check of an
+"""Durable file writes shared by every layer, the figures' backend (:func:`pyplot`) (weights, checkpoints, caches, downloads), and the check of an
 output path before any work starts (:func:`check_output_dir`, :func:`check_output_file`).
 
 ``atomic_write`` writes through a temporary file in the destination folder,
@@ -14,6 +14,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .errors import InvalidInputError
 
@@ -63,6 +64,16 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -
         raise
     fsync_dir(path.parent)
     return path
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the file-only Agg backend: every figure of the project starts here."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def save_figure(fig: object, path: str | os.PathLike[str], *, dpi: int = 110) -> Path:
