@@ -130,7 +130,7 @@ def test_model_options_are_typed_the_same_by_every_command(capsys) -> None:
     assert from_namespace(args).model_args == {k: want[k] for k in ("batch_norm", "a", "b", "c")}
     assert main(["summary", "resnet20", "-o", "batch_norm=false", "--format", "json"]) == 0
     assert "BatchNorm" not in capsys.readouterr().out  # was built with BatchNorm: 'false' was a truthy string
-    ours(capsys, ["summary", "resnet20", "-o", "batch_norm"], "--option expects KEY=VALUE", "'batch_norm'")
+    ours(capsys, ["summary", "resnet20", "-o", "batch_norm"], "--model-arg expects KEY=VALUE", "'batch_norm'")
     ours(capsys, ["train", "resnet20", "--model-arg", "1x=2"], "--model-arg expects KEY=VALUE")
 
 

@@ -1,10 +1,11 @@
 """What every command reads from its arguments the same way: ``KEY=VALUE`` model options and numbers
 with a documented range.
 
-* :func:`parse_key_values` reads ``-o``/``--option`` (``summary``, ``gradflow``, ``paths``) and
-  ``--model-arg`` (``train``) items: ``true``/``false`` (any case) are booleans, ``none``/``null`` is
-  None, numbers, tuples and lists are typed as Python reads them (``1e-3``, ``(3, 3)``, ``[1, 2]``),
-  a quoted string is that string, and anything else is kept as the text itself (``variant=v1.5``).
+* :func:`parse_key_values` reads the model options of every command under one flag,
+  ``--model-arg KEY=VALUE`` (short ``-o``; ``--option`` is kept as an alias): ``true``/``false`` (any
+  case) are booleans, ``none``/``null`` is None, numbers, tuples and lists are typed as Python reads
+  them (``1e-3``, ``(3, 3)``, ``[1, 2]``), a quoted string is that string, and anything else is kept
+  as the text itself (``variant=v1.5``).
 * :class:`Range` is an allowed interval of a numeric option; :meth:`Range.check` is the one check of a
   number against it (the error names the flag, the value and the range), :func:`number` the argparse
   type that applies it while the command line is read, and :attr:`Range.text` its wording for the

@@ -13,9 +13,9 @@ __all__ = ["SkipMetaInit", "build_meta", "parse_options", "parse_size"]
 
 
 def parse_options(items: Iterable[str] | None) -> dict[str, Any]:
-    """``-o KEY=VALUE`` items as model options, typed as every command types them
+    """``--model-arg``/``-o KEY=VALUE`` items as model options, typed as every command types them
     (:func:`classicnets.options.parse_key_values`: ``batch_norm=false`` is ``False``)."""
-    return parse_key_values(items, flag="--option")
+    return parse_key_values(items, flag="--model-arg")
 
 
 def parse_size(text: str | None) -> tuple[int, int, int] | None:
