@@ -441,7 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", metavar="C,H,W", help="input size of one image (default: the model's)")
     p.add_argument("--depth", type=number(Range(0, 100), "--depth"), metavar="N",
                    help="merge rows into the modules N levels down (1: children; 0..100)")
-    p.add_argument("--option", "-o", action="append", metavar="KEY=VALUE", help="model option, e.g. variant=v1.5")
+    p.add_argument("--model-arg", "-o", "--option", dest="option", action="append", metavar="KEY=VALUE",
+                   help="model option, repeatable, e.g. variant=v1.5 (as train --model-arg)")
     p.add_argument("--format", choices=["table", "csv", "json", "markdown"], default="table", help=fmt_help)
     p.set_defaults(func=cmd_summary)
 
@@ -491,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"batches averaged (1; {BATCHES.text})")
         q.add_argument("--batch-size", type=number(BATCH_SIZE, "--batch-size"), default=batch_size, metavar="B",
                        help=f"({batch_size}; {BATCH_SIZE.text})")
-        q.add_argument("--option", "-o", action="append", metavar="KEY=VALUE",
+        q.add_argument("--model-arg", "-o", "--option", dest="option", action="append", metavar="KEY=VALUE",
                        help="model option, e.g. batch_norm=false (true/false, none, numbers, tuples are typed)")
         q.add_argument("--seed", type=number(SEEDS, "--seed"), default=0,
                        help=f"seeds the init, the batches and the sampling (0; {SEEDS.text})")

@@ -370,7 +370,7 @@ def add_arguments(parser: Any) -> None:
         if meta["choices"]:
             kw["choices"] = meta["choices"]
         if name == "model_args":
-            parser.add_argument("--model-arg", dest="model_args", action="append", **kw)
+            parser.add_argument("--model-arg", "-o", "--option", dest="model_args", action="append", **kw)
         elif name == "resume":
             parser.add_argument(flag, nargs="?", const="", **kw)
         elif kind == "bool":
