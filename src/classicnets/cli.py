@@ -118,7 +118,7 @@ def _print_data_summary(s: dict) -> None:
 
 
 def cmd_data_info(args: argparse.Namespace) -> int:
-    from .data import load_splits, open_files, plan, summarize
+    from .data import describe_splits, load_splits, open_files, plan
 
     how = plan(args.name, args.root) if args.root is not None else None
     if how is not None and how.streaming:  # too big to decode for a summary: describe the files
@@ -132,17 +132,17 @@ def cmd_data_info(args: argparse.Namespace) -> int:
             print(f"  mean {', '.join(f'{m:.4f}' for m in tr.mean)}; std {', '.join(f'{v:.4f}' for v in tr.std)} "
                   f"({tr.info.get('stats', 'from the training files')})")
         return 0
-    _print_data_summary(summarize(load_splits(args.name, args.root, progress=True, **_data_load_kwargs(args))))
+    _print_data_summary(describe_splits(load_splits(args.name, args.root, progress=True, **_data_load_kwargs(args))))
     return 0
 
 
 def cmd_data_import(args: argparse.Namespace) -> int:
     import time
 
-    from .data import load_splits, summarize
+    from .data import describe_splits, load_splits
 
     t0 = time.perf_counter()
-    s = summarize(load_splits(args.name, args.root, progress=True, **_data_load_kwargs(args)))
+    s = describe_splits(load_splits(args.name, args.root, progress=True, **_data_load_kwargs(args)))
     total = sum(r["images"] for r in s["splits"])
     how = "already cached" if s["cache_hit"] else f"decoded in {time.perf_counter() - t0:.1f} s"
     print(f"{s['dataset']}: {total:,} images {how}; cache: {s['cache_path']}")

@@ -839,46 +839,9 @@ def summarize(
     if depth is not None and depth < 0:
         raise InvalidInputError(f"depth must be >= 0, got {depth}")
     size = _parse_input_size(model, input_size)
-    first = next(iter(model.parameters()), None)
-    dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
-    device = first.device if first is not None else torch.device("cpu")
-    names = {m: n for n, m in model.named_modules(remove_duplicate=False)}
-    names = {m: n for m, n in names.items()}
-    leaves = {m for m in model.modules() if next(iter(m.children()), None) is None}
-    if model in leaves:
-        leaves.discard(model)
-
-    with preserve_model(model):
-        model.eval()
-        rec = _Recorder(names, leaves)
-        used = "meta"
-        try:
-            if not meta:
-                raise NotImplementedError("a real pass was asked for")
-            _run(model, torch.zeros((1, *size), dtype=dtype, device="meta"), True, rec)
-        except (NotImplementedError, RuntimeError):
-            if device.type == "meta":
-                raise
-            rec = _Recorder(names, leaves)
-            used = str(device.type)
-            _run(model, torch.zeros((1, *size), dtype=dtype, device=device), False, rec)
-
+    rec, used = _record(model, size, meta)
     rows = _group(rec, depth)
-    # parameters per row: each module's (recursive) parameters, charged to its first row only
-    seen_mods: set[str] = set()
-    mods = dict(model.named_modules())
-    seen_params: set[int] = set()
-    for r in rows:
-        if r.kind.startswith("(") or r.name in seen_mods:
-            continue
-        seen_mods.add(r.name)
-        m = mods.get("" if r.name == "(model)" else r.name)
-        if m is None:
-            continue
-        for p in m.parameters():
-            if id(p) not in seen_params:
-                seen_params.add(id(p))
-                r.params += p.numel()
+    _charge_params(model, rows)
     total, trainable, frozen = count_params(model)
     ops: dict[str, int] = {}
     for r in rows:
@@ -900,6 +863,49 @@ def summarize(
         device=used,
         depth=depth,
     )
+
+
+def _record(model: nn.Module, size: tuple[int, ...], meta: bool) -> tuple[_Recorder, str]:
+    """One forward pass of a zero image recorded op by op: on the meta device when it can (and ``meta``),
+    else for real on the model's device. Returns the recorder and the device type used."""
+    first = next(iter(model.parameters()), None)
+    dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
+    device = first.device if first is not None else torch.device("cpu")
+    names = {m: n for n, m in model.named_modules(remove_duplicate=False)}
+    leaves = {m for m in model.modules() if next(iter(m.children()), None) is None}
+    leaves.discard(model)
+    with preserve_model(model):
+        model.eval()
+        rec = _Recorder(names, leaves)
+        try:
+            if not meta:
+                raise NotImplementedError("a real pass was asked for")
+            _run(model, torch.zeros((1, *size), dtype=dtype, device="meta"), True, rec)
+            return rec, "meta"
+        except (NotImplementedError, RuntimeError):
+            if device.type == "meta":
+                raise
+        rec = _Recorder(names, leaves)
+        _run(model, torch.zeros((1, *size), dtype=dtype, device=device), False, rec)
+        return rec, str(device.type)
+
+
+def _charge_params(model: nn.Module, rows: list[LayerRow]) -> None:
+    """Each module's (recursive) parameters, charged to its first row only (a shared parameter once)."""
+    seen_mods: set[str] = set()
+    mods = dict(model.named_modules())
+    seen_params: set[int] = set()
+    for r in rows:
+        if r.kind.startswith("(") or r.name in seen_mods:
+            continue
+        seen_mods.add(r.name)
+        m = mods.get("" if r.name == "(model)" else r.name)
+        if m is None:
+            continue
+        for p in m.parameters():
+            if id(p) not in seen_params:
+                seen_params.add(id(p))
+                r.params += p.numel()
 
 
 def _unused_modules(model: nn.Module, called: set[nn.Module]) -> dict[str, int]:

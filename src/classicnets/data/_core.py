@@ -366,7 +366,7 @@ def load_splits(name: str, root: str | os.PathLike[str] | None = None, **kwargs:
     return {s: make_split(spec, source, arrays, meta, s, options) for s in splits}
 
 
-def summarize(splits: dict[str, Dataset]) -> dict[str, Any]:
+def describe_splits(splits: dict[str, Dataset]) -> dict[str, Any]:
     """A plain description of loaded splits (sizes, class counts, statistics) for reports and the CLI."""
     first = next(iter(splits.values()))
     rows = []
