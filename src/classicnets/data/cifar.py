@@ -16,6 +16,7 @@ of the dataset, so users type the same name whatever form they have.
 
 from __future__ import annotations
 
+import functools
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -188,22 +189,14 @@ def _read_cifar10(source: Source, opts: ReadOptions) -> RawData:
     return RawData(arrays, list(CIFAR10_CLASSES), raw.meta)
 
 
-register_dataset(DatasetSpec(
-    name="cifar10",
-    summary="CIFAR-10: 60,000 32x32 colour images in 10 classes (50,000 train, 10,000 test)",
-    splits=("train", "test"),
-    locate=lambda root: _locate("cifar10", root),
-    read=_read_cifar10,
-    num_classes=10,
-    image_shape=(32, 32, 3),
-))
-
-register_dataset(DatasetSpec(
-    name="cifar100",
-    summary="CIFAR-100: 60,000 32x32 colour images in 100 fine classes (50,000 train, 10,000 test)",
-    splits=("train", "test"),
-    locate=lambda root: _locate("cifar100", root),
-    read=lambda source, opts: _read_pickled("cifar100", source, opts),
-    num_classes=100,
-    image_shape=(32, 32, 3),
-))
+# CIFAR-10 and CIFAR-100 share the pickled batch format, the split and the image shape.
+for _name, _summary, _read_fn, _classes in (
+    ("cifar10", "CIFAR-10: 60,000 32x32 colour images in 10 classes (50,000 train, 10,000 test)",
+     _read_cifar10, 10),
+    ("cifar100", "CIFAR-100: 60,000 32x32 colour images in 100 fine classes (50,000 train, 10,000 test)",
+     functools.partial(_read_pickled, "cifar100"), 100),
+):
+    register_dataset(DatasetSpec(name=_name, summary=_summary, splits=("train", "test"),
+                                 locate=functools.partial(_locate, _name), read=_read_fn, num_classes=_classes,
+                                 image_shape=(32, 32, 3)))
+del _name, _summary, _read_fn, _classes

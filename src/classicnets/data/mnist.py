@@ -10,6 +10,7 @@ field and the exact data length are checked.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import struct
 import zlib
@@ -137,22 +138,13 @@ def _reader(classes: tuple[str, ...]):
     return read
 
 
-register_dataset(DatasetSpec(
-    name="mnist",
-    summary="MNIST: 70,000 28x28 grey handwritten digits (60,000 train, 10,000 test)",
-    splits=("train", "test"),
-    locate=lambda root: _locate("mnist", root),
-    read=_reader(MNIST_CLASSES),
-    num_classes=10,
-    image_shape=(28, 28, 1),
-))
-
-register_dataset(DatasetSpec(
-    name="fashion_mnist",
-    summary="Fashion-MNIST: 70,000 28x28 grey images of clothing in 10 classes (60,000 train, 10,000 test)",
-    splits=("train", "test"),
-    locate=lambda root: _locate("fashion_mnist", root),
-    read=_reader(FASHION_CLASSES),
-    num_classes=10,
-    image_shape=(28, 28, 1),
-))
+# MNIST and Fashion-MNIST share the IDX format, the split and the image shape: only names and classes differ.
+for _name, _summary, _classes in (
+    ("mnist", "MNIST: 70,000 28x28 grey handwritten digits (60,000 train, 10,000 test)", MNIST_CLASSES),
+    ("fashion_mnist", "Fashion-MNIST: 70,000 28x28 grey images of clothing in 10 classes (60,000 train, "
+     "10,000 test)", FASHION_CLASSES),
+):
+    register_dataset(DatasetSpec(name=_name, summary=_summary, splits=("train", "test"),
+                                 locate=functools.partial(_locate, _name), read=_reader(_classes),
+                                 num_classes=10, image_shape=(28, 28, 1)))
+del _name, _summary, _classes
