@@ -161,3 +161,37 @@ def test_torch_export(name: str) -> None:
     ep = torch.export.export(m, (x,))
     with torch.no_grad():
         assert torch.allclose(ep.module()(x), m(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(set(PARAMS) & set(ALL)))
+def test_builder_docstring_lists_the_published_figures(name: str) -> None:
+    """The figures are written once, in classicnets.reference; registering a builder appends them to its docstring."""
+    import importlib
+    import inspect
+
+    from classicnets.reference import describe
+
+    families = ("alexnet", "cifar_variants", "googlenet", "inception_v3", "nin", "resnet", "small", "vgg")
+    builders = [getattr(importlib.import_module(f"classicnets.models.{family}"), name, None) for family in families]
+    (builder,) = [b for b in builders if callable(b)]
+    assert builder.__name__ == name
+    doc = inspect.getdoc(builder) or ""
+    assert doc.endswith(describe(name)), doc
+    assert f"{int(PARAMS[name].value):,}" in doc
+
+
+def test_builders_from_tables_keep_their_signature() -> None:
+    """resnet50 and vgg16 are made from layout tables yet keep their keyword-only signature and defaults."""
+    import inspect
+
+    from classicnets.models.resnet import plain20, resnet50
+    from classicnets.models.vgg import vgg16_bn
+
+    assert str(inspect.signature(resnet50)) == (
+        "(*, num_classes: 'int' = 1000, in_chans: 'int' = 3, shortcut: 'Shortcut' = 'B', variant: 'Variant' = 'v1', "
+        "stem: 'Stem' = 'imagenet', zero_init_residual: 'bool' = False) -> 'ResNet'")
+    assert str(inspect.signature(plain20)) == (
+        "(*, num_classes: 'int' = 10, in_chans: 'int' = 3, batch_norm: 'bool' = True, init: 'Init' = 'kaiming') "
+        "-> 'CifarResNet'")
+    assert str(inspect.signature(vgg16_bn)) == (
+        "(*, num_classes: 'int' = 1000, in_chans: 'int' = 3, drop_rate: 'float' = 0.5) -> 'VGG'")

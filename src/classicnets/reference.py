@@ -136,29 +136,41 @@ FC_PARAM_SHARE: dict[str, Figure] = {
 # -- GoogLeNet, Table 1 of Szegedy et al. 2014 -------------------------------
 # Columns: output (H, W, C), #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj,
 # params in K = 1024 weights (biases not counted), ops (multiply-adds) in M.
-GOOGLENET_TABLE1: dict[str, dict[str, object]] = {
-    "conv1": dict(output=(112, 112, 64), params_k=2.7, ops_m=34),
-    "conv2": dict(output=(56, 56, 192), reduce3=64, n3=192, params_k=112, ops_m=360),
-    "inception3a": dict(output=(28, 28, 256), n1=64, reduce3=96, n3=128, reduce5=16, n5=32, pool=32,
-                        params_k=159, ops_m=128),
-    "inception3b": dict(output=(28, 28, 480), n1=128, reduce3=128, n3=192, reduce5=32, n5=96, pool=64,
-                        params_k=380, ops_m=304),
-    "inception4a": dict(output=(14, 14, 512), n1=192, reduce3=96, n3=208, reduce5=16, n5=48, pool=64,
-                        params_k=364, ops_m=73),
-    "inception4b": dict(output=(14, 14, 512), n1=160, reduce3=112, n3=224, reduce5=24, n5=64, pool=64,
-                        params_k=437, ops_m=88),
-    "inception4c": dict(output=(14, 14, 512), n1=128, reduce3=128, n3=256, reduce5=24, n5=64, pool=64,
-                        params_k=463, ops_m=100),
-    "inception4d": dict(output=(14, 14, 528), n1=112, reduce3=144, n3=288, reduce5=32, n5=64, pool=64,
-                        params_k=580, ops_m=119),
-    "inception4e": dict(output=(14, 14, 832), n1=256, reduce3=160, n3=320, reduce5=32, n5=128, pool=128,
-                        params_k=840, ops_m=170),
-    "inception5a": dict(output=(7, 7, 832), n1=256, reduce3=160, n3=320, reduce5=32, n5=128, pool=128,
-                        params_k=1072, ops_m=54),
-    "inception5b": dict(output=(7, 7, 1024), n1=384, reduce3=192, n3=384, reduce5=48, n5=128, pool=128,
-                        params_k=1388, ops_m=71),
-    "fc": dict(output=(1, 1, 1000), params_k=1000, ops_m=1),
-}
+_GOOGLENET_TABLE1_TEXT = """
+name         output      n1   reduce3  n3   reduce5  n5   pool  params_k  ops_m
+conv1        112x112x64  -    -        -    -        -    -     2.7       34
+conv2        56x56x192   -    64       192  -        -    -     112       360
+inception3a  28x28x256   64   96       128  16       32   32    159       128
+inception3b  28x28x480   128  128      192  32       96   64    380       304
+inception4a  14x14x512   192  96       208  16       48   64    364       73
+inception4b  14x14x512   160  112      224  24       64   64    437       88
+inception4c  14x14x512   128  128      256  24       64   64    463       100
+inception4d  14x14x528   112  144      288  32       64   64    580       119
+inception4e  14x14x832   256  160      320  32       128  128   840       170
+inception5a  7x7x832     256  160      320  32       128  128   1072      54
+inception5b  7x7x1024    384  192      384  48       128  128   1388      71
+fc           1x1x1000    -    -        -    -        -    -     1000      1
+"""
+
+
+def _parse_table(text: str) -> dict[str, dict[str, object]]:
+    """Rows of a whitespace-separated table: ``-`` is a blank cell, ``HxWxC`` a shape, else a number."""
+    header, *rows = (line.split() for line in text.strip().splitlines())
+    table: dict[str, dict[str, object]] = {}
+    for name, *cells in rows:
+        row: dict[str, object] = {}
+        for column, cell in zip(header[1:], cells, strict=True):
+            if cell != "-":
+                row[column] = tuple(map(int, cell.split("x"))) if "x" in cell else _number(cell)
+        table[name] = row
+    return table
+
+
+def _number(cell: str) -> int | float:
+    return float(cell) if "." in cell else int(cell)
+
+
+GOOGLENET_TABLE1 = _parse_table(_GOOGLENET_TABLE1_TEXT)
 GOOGLENET_TABLE1_SOURCE = f"{SZEGEDY2014}, Table 1"
 
 # -- factorized convolutions: relative savings in params and MACs -------------
@@ -199,3 +211,47 @@ def published_params(name: str) -> int | None:
     """The published parameter count of a registered model at its defaults, if known."""
     fig = PARAMS.get(name)
     return None if fig is None else int(fig.value)
+
+
+# -- the figures of one model ---------------------------------------------------
+#: The tables above keyed by model name, with what their values are (for :func:`describe`).
+_MODEL_TABLES: tuple[tuple[str, dict[str, Figure], str], ...] = (
+    ("parameters", PARAMS, "count"),
+    ("parameters with option B shortcuts", PARAMS_CIFAR_OPTION_B, "count"),
+    ("multiply-adds", MACS, "macs"),
+    ("multiply-adds, stride on the 3x3 (v1.5)", MACS_RESNET_V1_5, "macs"),
+    ("FLOPs as printed", RESNET_TABLE1_FLOPS, "macs"),
+    ("share of the parameters in fc layers", FC_PARAM_SHARE, "share"),
+)
+
+
+def _format(value: float, kind: str) -> str:
+    if kind == "count":
+        return f"{int(value):,}"
+    if kind == "share":
+        return f"{value:.0%}"
+    if kind == "percent":
+        return f"{value:g}%"
+    return f"{value / _G:.2f} G" if value >= _G else f"{value / _M:.2f} M"
+
+
+#: Keys of figures for a model's non-default options, by the model they belong to.
+_OPTION_KEYS = {
+    "googlenet": ("googlenet_torchvision", "googlenet_torchvision_aux"),
+    "inception_v3": ("inception_v3_aux",),
+}
+
+
+def describe(name: str) -> str:
+    """The published figures of model ``name``, one line each with its source ("" when there are none)."""
+    keys = (name, *_OPTION_KEYS.get(name, ()))
+    rows = [(f"{label} [{key}]" if key != name else label, table[key], kind)
+            for key in keys for label, table, kind in _MODEL_TABLES if key in table]
+    for key, fig in TEST_ERROR_PERCENT.items():
+        model, _, setting = key.partition("/")
+        if model == name:
+            rows.append((f"error on {setting}", fig, "percent"))
+    if not rows:
+        return ""
+    lines = [f"    {label}: {_format(fig.value, kind)} ({fig.source})" for label, fig, kind in rows]
+    return "\n".join(["Published figures (classicnets.reference):", *lines])

@@ -86,9 +86,44 @@ def googlenet_table(*, variant: str = "paper") -> TextTable:
     """
     model = build_meta("googlenet", variant=variant)
     s = summarize(model, depth=1, name=f"googlenet(variant={variant!r})")
+    records = _googlenet_records(model, s.rows)
+    for rec in records:
+        _compare_with_paper(rec)
+    records.append({"name": "softmax", "type": "softmax", "patch": "", "output": records[-1]["output"], "depth": 0,
+                    "weights": 0, "macs": 0})
+    cols = ["type", "patch/stride", "output size", "depth", "#1x1", "#3x3 reduce", "#3x3", "#5x5 reduce", "#5x5",
+            "pool proj", "params", "ops", "paper params", "paper ops", ""]
+    cells = [_googlenet_cells(rec) for rec in records]
+    tw = sum(r["weights"] for r in records)
+    tm = sum(r["macs"] for r in records)
+    pw = sum(float(v["params_k"]) for v in ref.GOOGLENET_TABLE1.values())  # type: ignore[arg-type]
+    po = sum(float(v["ops_m"]) for v in ref.GOOGLENET_TABLE1.values())  # type: ignore[arg-type]
+    cells.append(["total", "", "", "", "", "", "", "", "", "", f"{tw / 1024:.0f}K", f"{tm / 1e6:.0f}M",
+                  f"{pw:.0f}K", f"{po:.0f}M", ""])
+    notes = [
+        "params = weights of the conv and linear layers (no biases), in K = 1024, as the paper counts; "
+        "ops = multiply-adds (MACs) at 224x224. '=' : both agree with the paper within "
+        f"{GOOGLENET_ROW_TOL:.0%}; '!' marks the paper's figure that does not follow from its own columns.",
+        f"totals: {tw:,} weights = {tw / 1024 / 1000:.2f}M in the paper's units (paper: "
+        f"{pw / 1000:.1f}M); {human(tm)} multiply-adds (paper: {po / 1000:.1f}G, 'about 1.5 billion').",
+        f"the model has {s.params:,} parameters with biases (reference: {int(ref.PARAMS['googlenet'].value):,}).",
+        *[_misprint_note(rec) for rec in records if _disagrees(rec)],
+    ]
+    if variant != "paper":
+        notes.append(f"variant={variant!r}: not the paper's layout (see classicnets.models.googlenet).")
+    notes.append(f"source: {ref.GOOGLENET_TABLE1_SOURCE}.")
+    return TextTable(
+        title=f"GoogLeNet (variant={variant!r}), Table 1 of Szegedy et al. 2014, computed from the model",
+        columns=cols, cells=cells, records=records, notes=notes, right=set(range(3, 14)),
+        extra={"total_weights": tw, "total_macs": tm, "total_params_with_biases": s.params},
+    )
+
+
+def _googlenet_records(model: nn.Module, summary_rows: list[LayerRow]) -> list[dict[str, Any]]:
+    """One record per row of Table 1: conv2 and conv3 merge into the paper's one row; LRN layers have none."""
     mods = dict(model.named_children())
+    rows = [r for r in summary_rows if not r.kind.startswith("(")]
     records: list[dict[str, Any]] = []
-    rows = [r for r in s.rows if not r.kind.startswith("(")]
     i = 0
     while i < len(rows):
         r = rows[i]
@@ -106,93 +141,77 @@ def googlenet_table(*, variant: str = "paper") -> TextTable:
                        weights=weights_only(mods["conv2"]) + weights_only(mods["conv3"]), macs=r.macs + nxt.macs)
             i += 2
         else:
-            if kind == "BasicConv2d":
-                c = _conv_of(m)
-                rec.update(type="convolution", patch=f"{_kxk(c)}/{c.stride[0]}", depth=1)
-            elif kind == "MaxPool2d":
-                k, st = m.kernel_size, m.stride  # type: ignore[union-attr]
-                rec.update(type="max pool", patch=f"{k}x{k}/{st}", depth=0)
-            elif kind == "Inception":
-                b = m  # type: ignore[assignment]
-                rec.update(type=f"inception ({r.name.removeprefix('inception')})", patch="", depth=2,
-                           n1=_conv_of(b.branch1).out_channels, reduce3=_conv_of(b.branch2[0]).out_channels,
-                           n3=_conv_of(b.branch2[1]).out_channels, reduce5=_conv_of(b.branch3[0]).out_channels,
-                           n5=_conv_of(b.branch3[1]).out_channels, pool=_conv_of(b.branch4[1]).out_channels,
-                           branch3_kernel=_kxk(_conv_of(b.branch3[1])))
-            elif kind == "AdaptiveAvgPool2d":
-                ih, iw = r.input_shape[1:] if r.input_shape else ("?", "?")
-                rec.update(type="avg pool", patch=f"{ih}x{iw}/1", depth=0)
-            elif kind == "Dropout":
-                rec.update(type=f"dropout ({m.p:.0%})", patch="", depth=0)  # type: ignore[union-attr]
-            elif kind == "Linear":
-                rec.update(type="linear", patch="", depth=1)
-            else:
-                rec.update(type=kind, patch="", depth="")
+            rec.update(_googlenet_columns(kind, m, r))
             rec.update(weights=weights_only(m) if m is not None else 0, macs=r.macs)
             i += 1
-        paper = ref.GOOGLENET_TABLE1.get(rec["name"])
-        if paper is not None:
-            pk, pm = float(paper["params_k"]), float(paper["ops_m"])  # type: ignore[arg-type]
-            rec.update(paper_params_k=pk, paper_ops_m=pm)
-            ok_p = abs(rec["weights"] / 1024 - pk) <= GOOGLENET_ROW_TOL * pk
-            ok_o = abs(rec["macs"] / 1e6 - pm) <= max(GOOGLENET_ROW_TOL * pm, 0.5)
-            rec.update(params_agree=ok_p, ops_agree=ok_o)
         records.append(rec)
-    records.append({"name": "softmax", "type": "softmax", "patch": "", "output": records[-1]["output"], "depth": 0,
-                    "weights": 0, "macs": 0})
+    return records
 
-    cols = ["type", "patch/stride", "output size", "depth", "#1x1", "#3x3 reduce", "#3x3", "#5x5 reduce", "#5x5",
-            "pool proj", "params", "ops", "paper params", "paper ops", ""]
-    cells = []
-    for rec in records:
-        weights, macs = rec["weights"], rec["macs"]
-        mark = ""
-        if "paper_params_k" in rec:
-            mark = "=" if rec["params_agree"] and rec["ops_agree"] else (
-                "params!" if not rec["params_agree"] and rec["ops_agree"] else
-                "ops!" if rec["params_agree"] else "both!")
-        cells.append([
-            rec["type"], rec["patch"], rec["output"], str(rec["depth"]),
-            *[str(rec.get(k, "")) for k in ("n1", "reduce3", "n3", "reduce5", "n5", "pool")],
-            _k_units(weights) if weights else "", f"{macs / 1e6:.1f}M" if macs else "",
-            f"{rec['paper_params_k']:g}K" if "paper_params_k" in rec else "",
-            f"{rec['paper_ops_m']:g}M" if "paper_ops_m" in rec else "", mark,
-        ])
-    tw = sum(r["weights"] for r in records)
-    tm = sum(r["macs"] for r in records)
-    pw = sum(float(v["params_k"]) for v in ref.GOOGLENET_TABLE1.values())  # type: ignore[arg-type]
-    po = sum(float(v["ops_m"]) for v in ref.GOOGLENET_TABLE1.values())  # type: ignore[arg-type]
-    cells.append(["total", "", "", "", "", "", "", "", "", "", f"{tw / 1024:.0f}K", f"{tm / 1e6:.0f}M",
-                  f"{pw:.0f}K", f"{po:.0f}M", ""])
-    notes = [
-        "params = weights of the conv and linear layers (no biases), in K = 1024, as the paper counts; "
-        "ops = multiply-adds (MACs) at 224x224. '=' : both agree with the paper within "
-        f"{GOOGLENET_ROW_TOL:.0%}; '!' marks the paper's figure that does not follow from its own columns.",
-        f"totals: {tw:,} weights = {tw / 1024 / 1000:.2f}M in the paper's units (paper: "
-        f"{pw / 1000:.1f}M); {human(tm)} multiply-adds (paper: {po / 1000:.1f}G, 'about 1.5 billion').",
-        f"the model has {s.params:,} parameters with biases (reference: {int(ref.PARAMS['googlenet'].value):,}).",
+
+def _googlenet_columns(kind: str, m: Any, r: LayerRow) -> dict[str, Any]:
+    """Type, patch size/stride, depth and (for an Inception module) the filter columns of one layer."""
+    if kind == "BasicConv2d":
+        c = _conv_of(m)
+        return dict(type="convolution", patch=f"{_kxk(c)}/{c.stride[0]}", depth=1)
+    if kind == "MaxPool2d":
+        return dict(type="max pool", patch=f"{m.kernel_size}x{m.kernel_size}/{m.stride}", depth=0)
+    if kind == "Inception":
+        return dict(type=f"inception ({r.name.removeprefix('inception')})", patch="", depth=2,
+                    n1=_conv_of(m.branch1).out_channels, reduce3=_conv_of(m.branch2[0]).out_channels,
+                    n3=_conv_of(m.branch2[1]).out_channels, reduce5=_conv_of(m.branch3[0]).out_channels,
+                    n5=_conv_of(m.branch3[1]).out_channels, pool=_conv_of(m.branch4[1]).out_channels,
+                    branch3_kernel=_kxk(_conv_of(m.branch3[1])))
+    if kind == "AdaptiveAvgPool2d":
+        ih, iw = r.input_shape[1:] if r.input_shape else ("?", "?")
+        return dict(type="avg pool", patch=f"{ih}x{iw}/1", depth=0)
+    if kind == "Dropout":
+        return dict(type=f"dropout ({m.p:.0%})", patch="", depth=0)
+    if kind == "Linear":
+        return dict(type="linear", patch="", depth=1)
+    return dict(type=kind, patch="", depth="")
+
+
+def _compare_with_paper(rec: dict[str, Any]) -> None:
+    """Add the paper's params / ops of the record's row and whether ours agree within the tolerance."""
+    paper = ref.GOOGLENET_TABLE1.get(rec["name"])
+    if paper is None:
+        return
+    pk, pm = float(paper["params_k"]), float(paper["ops_m"])  # type: ignore[arg-type]
+    rec.update(paper_params_k=pk, paper_ops_m=pm)
+    ok_p = abs(rec["weights"] / 1024 - pk) <= GOOGLENET_ROW_TOL * pk
+    ok_o = abs(rec["macs"] / 1e6 - pm) <= max(GOOGLENET_ROW_TOL * pm, 0.5)
+    rec.update(params_agree=ok_p, ops_agree=ok_o)
+
+
+def _disagrees(rec: dict[str, Any]) -> bool:
+    return "paper_params_k" in rec and not (rec["params_agree"] and rec["ops_agree"])
+
+
+def _googlenet_cells(rec: dict[str, Any]) -> list[str]:
+    weights, macs = rec["weights"], rec["macs"]
+    mark = ""
+    if "paper_params_k" in rec:
+        mark = "=" if rec["params_agree"] and rec["ops_agree"] else (
+            "params!" if not rec["params_agree"] and rec["ops_agree"] else
+            "ops!" if rec["params_agree"] else "both!")
+    return [
+        rec["type"], rec["patch"], rec["output"], str(rec["depth"]),
+        *[str(rec.get(k, "")) for k in ("n1", "reduce3", "n3", "reduce5", "n5", "pool")],
+        _k_units(weights) if weights else "", f"{macs / 1e6:.1f}M" if macs else "",
+        f"{rec['paper_params_k']:g}K" if "paper_params_k" in rec else "",
+        f"{rec['paper_ops_m']:g}M" if "paper_ops_m" in rec else "", mark,
     ]
-    for rec in records:
-        if "paper_params_k" not in rec or (rec["params_agree"] and rec["ops_agree"]):
-            continue
-        if rec["name"] == "conv1":
-            notes.append(
-                f"conv1: a 7x7/2 conv with 64 filters on an RGB image has 7*7*3*64 = {rec['weights']:,} weights "
+
+
+def _misprint_note(rec: dict[str, Any]) -> str:
+    """Why a row's printed figures differ from what its own columns give."""
+    if rec["name"] == "conv1":
+        return (f"conv1: a 7x7/2 conv with 64 filters on an RGB image has 7*7*3*64 = {rec['weights']:,} weights "
                 f"({rec['weights'] / 1024:.1f}K) and {rec['macs'] / 1e6:.0f}M multiply-adds at 112x112; the "
                 "paper's 2.7K / 34M do not follow from its own row (this is most of the gap in the ops total).")
-        else:
-            notes.append(
-                f"{rec['name']}: the row's own columns give {rec['weights']:,} weights "
-                f"({rec['weights'] / 1024:.1f}K) and {rec['macs'] / 1e6:.1f}M multiply-adds; the paper prints "
-                f"{rec['paper_params_k']:g}K / {rec['paper_ops_m']:g}M.")
-    if variant != "paper":
-        notes.append(f"variant={variant!r}: not the paper's layout (see classicnets.models.googlenet).")
-    notes.append(f"source: {ref.GOOGLENET_TABLE1_SOURCE}.")
-    return TextTable(
-        title=f"GoogLeNet (variant={variant!r}), Table 1 of Szegedy et al. 2014, computed from the model",
-        columns=cols, cells=cells, records=records, notes=notes, right=set(range(3, 14)),
-        extra={"total_weights": tw, "total_macs": tm, "total_params_with_biases": s.params},
-    )
+    return (f"{rec['name']}: the row's own columns give {rec['weights']:,} weights "
+            f"({rec['weights'] / 1024:.1f}K) and {rec['macs'] / 1e6:.1f}M multiply-adds; the paper prints "
+            f"{rec['paper_params_k']:g}K / {rec['paper_ops_m']:g}M.")
 
 
 # -- ResNet, ImageNet ---------------------------------------------------------------------
@@ -219,30 +238,7 @@ def resnet_table() -> TextTable:
     and the parameters.
     """
     names = [f"resnet{d}" for d in RESNET_DEPTHS]
-    info: dict[str, dict[str, Any]] = {}
-    for name in names:
-        model = build_meta(name)
-        s = summarize(model, depth=1, name=name)
-        out = {r.name: r for r in s.rows}
-        stages = []
-        for li in range(1, 5):
-            layer = getattr(model, f"layer{li}")
-            stages.append(f"{_block_text(layer[0])} x{len(layer)}")
-        conv1 = model.conv1
-        bottleneck = any(hasattr(b, "conv3") for b in model.layer1)
-        macs_v15 = resnet_macs(name, variant="v1.5") if bottleneck else s.macs
-        info[name] = {
-            "conv1": f"{_kxk(conv1)}, {conv1.out_channels}, stride {conv1.stride[0]}",
-            "maxpool": f"{model.maxpool.kernel_size}x{model.maxpool.kernel_size} max pool, "
-                       f"stride {model.maxpool.stride}",
-            "stages": stages,
-            "sizes": [out["conv1"].output_shape, out["maxpool"].output_shape]
-            + [out[f"layer{li}"].output_shape for li in range(1, 5)],
-            "macs_v1": s.macs,
-            "macs_v1_5": macs_v15,
-            "params": s.params,
-            "head": f"average pool, {model.fc.out_features}-d fc, softmax",
-        }
+    info = {name: _resnet_column(name) for name in names}
     first = info[names[0]]
 
     def size(i: int) -> str:
@@ -277,6 +273,28 @@ def resnet_table() -> TextTable:
     ]
     return TextTable(title="ResNet, Table 1 of He et al. 2015, computed from the models",
                      columns=cols, cells=cells, records=records, notes=notes, right=set())
+
+
+def _resnet_column(name: str) -> dict[str, Any]:
+    """One model's column of Table 1: its stem, stages, head, output sizes, MACs (v1, v1.5) and parameters."""
+    model = build_meta(name)
+    s = summarize(model, depth=1, name=name)
+    out = {r.name: r for r in s.rows}
+    stages = [f"{_block_text(layer[0])} x{len(layer)}"
+              for layer in (model.layer1, model.layer2, model.layer3, model.layer4)]
+    conv1, maxpool = model.conv1, model.maxpool
+    bottleneck = any(hasattr(b, "conv3") for b in model.layer1)
+    return {
+        "conv1": f"{_kxk(conv1)}, {conv1.out_channels}, stride {conv1.stride[0]}",
+        "maxpool": f"{maxpool.kernel_size}x{maxpool.kernel_size} max pool, stride {maxpool.stride}",
+        "stages": stages,
+        "sizes": [out["conv1"].output_shape, out["maxpool"].output_shape]
+        + [out[f"layer{li}"].output_shape for li in range(1, 5)],
+        "macs_v1": s.macs,
+        "macs_v1_5": resnet_macs(name, variant="v1.5") if bottleneck else s.macs,
+        "params": s.params,
+        "head": f"average pool, {model.fc.out_features}-d fc, softmax",
+    }
 
 
 # -- ResNet, CIFAR ------------------------------------------------------------------------

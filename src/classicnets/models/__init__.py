@@ -3,7 +3,16 @@
 Importing this package registers every family's builders.
 """
 
-from . import alexnet, cifar_variants, googlenet, inception_v3, nin, resnet, small, vgg  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration)
+    alexnet,
+    cifar_variants,
+    googlenet,
+    inception_v3,
+    nin,
+    resnet,
+    small,
+    vgg,
+)
 from ._registry import create_model, list_models, model_options, register_model
 from .base import ClassifierNet
 from .fold import fold_batchnorm

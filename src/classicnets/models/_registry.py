@@ -1,11 +1,15 @@
 """The model registry: ``create_model(name)`` and ``list_models(pattern)``.
 
-Builders register themselves with :func:`register_model`.  A builder is a small
-typed function returning a model; the options it accepts are its own keyword
+Builders register themselves with :func:`register_model` (or, when a family makes
+them from a table, :func:`register_builder`).  A builder is a small typed function
+returning a model; the options it accepts are its own keyword
 parameters plus, when it forwards ``**kwargs`` to a model class, that class's
 ``__init__`` keyword parameters (``@register_model(ResNet)``).  Knowing the
 accepted options up front lets :func:`create_model` reject a misspelt option
 with a clear ``TypeError`` before anything is built.
+
+Registering a builder appends the model's published figures from
+:mod:`classicnets.reference` to its docstring, so they are written only there.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any, TypeVar
 from torch import nn
 
 from ..errors import InvalidInputError, UnknownOptionError
+from ..reference import describe
 
 _BUILDERS: dict[str, Callable[..., nn.Module]] = {}
 _OPTIONS: dict[str, frozenset[str] | None] = {}  # None: accepts anything
@@ -58,6 +63,9 @@ def register_model(arg: F | type | None = None) -> Any:
                 options = None if cls_var_kw else frozenset(names | cls_names)
         _BUILDERS[name] = fn
         _OPTIONS[name] = options
+        figures = describe(name)
+        if figures:
+            fn.__doc__ = f"{inspect.cleandoc(fn.__doc__ or name)}\n\n{figures}"
         return fn
 
     if arg is None:
@@ -65,6 +73,13 @@ def register_model(arg: F | type | None = None) -> Any:
     if isinstance(arg, type):
         return lambda fn: deco(fn, arg)
     return deco(arg, None)
+
+
+def register_builder(builder: F, name: str, doc: str) -> F:
+    """Register ``builder`` (a function made by a family's builder factory) as ``name`` with docstring ``doc``."""
+    builder.__name__ = builder.__qualname__ = name
+    builder.__doc__ = doc
+    return register_model(builder)
 
 
 def list_models(pattern: str = "*") -> list[str]:

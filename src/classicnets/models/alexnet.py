@@ -66,9 +66,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..errors import InvalidInputError
 from ._registry import register_model
-from .base import MLPHeadNet
+from .base import MLPHeadNet, check_rate
 
 
 class AlexNet(MLPHeadNet):
@@ -87,8 +86,7 @@ class AlexNet(MLPHeadNet):
             default_input_size=(in_chans, 224, 224),
             min_input_size=(in_chans, 63, 63),
         )
-        if not 0.0 <= drop_rate < 1.0:
-            raise InvalidInputError(f"drop_rate must be in [0, 1), got {drop_rate}")
+        check_rate("drop_rate", drop_rate)
         self.features = nn.Sequential(
             # N x 3 x 224 x 224
             nn.Conv2d(in_chans, 64, kernel_size=11, stride=4, padding=2),  # 0: N x 64 x 55 x 55
@@ -119,7 +117,7 @@ class AlexNet(MLPHeadNet):
 
 @register_model
 def alexnet(*, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.5) -> AlexNet:
-    """AlexNet, single-tower layout (Krizhevsky 2014 / torchvision); 61,100,840 parameters.
+    """AlexNet, single-tower layout (Krizhevsky 2014 / torchvision).
 
     Krizhevsky, Sutskever, Hinton 2012 describe the two-GPU original (60M
     parameters, LRN, 96-256-384-384-256 filters); this is the one-column

@@ -90,6 +90,47 @@ class ClassifierNet(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
+class AuxHeadNet(ClassifierNet):
+    """Base of the nets with auxiliary classifiers on intermediate maps (GoogLeNet, InceptionCifar).
+
+    A subclass writes its trunk once, ``_trunk(x, with_aux)`` -> (last feature map,
+    [auxiliary logits]), and lists its built heads (each ending in ``fc2``) in
+    :meth:`aux_heads`.  ``forward`` never runs the heads; :meth:`forward_aux` does.
+    """
+
+    def _trunk(self, x: torch.Tensor, with_aux: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def aux_heads(self) -> list[nn.Module]:
+        """The auxiliary heads this model was built with (empty without them)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def init_classifier(self, fc: nn.Linear) -> None:
+        """Initialize a fresh classifier layer; PyTorch's default init unless a family overrides it."""
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self._trunk(x, with_aux=False)[0]
+
+    def forward_aux(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``(logits, [aux logits])`` for training: main and auxiliary logits.
+
+        The heads run in train and eval mode alike; the list is empty for a model
+        built without them.
+        """
+        self.check_input(x)
+        feats, aux = self._trunk(x, with_aux=True)
+        return self.forward_head(feats), aux
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace ``fc`` and the auxiliary heads' ``fc2``."""
+        self.fc = new_linear_like(self.fc, num_classes)
+        self.init_classifier(self.fc)
+        for head in self.aux_heads():
+            head.fc2 = new_linear_like(head.fc2, num_classes)
+            self.init_classifier(head.fc2)
+        self.num_classes = int(num_classes)
+
+
 class MLPHeadNet(ClassifierNet):
     """Base of the nets laid out as ``features`` -> ``avgpool`` -> ``classifier`` (AlexNet, VGG).
 
@@ -114,6 +155,12 @@ class MLPHeadNet(ClassifierNet):
     def reset_classifier(self, num_classes: int) -> None:
         self.classifier[-1] = new_linear_like(self.classifier[-1], num_classes)
         self.num_classes = int(num_classes)
+
+
+def check_rate(name: str, value: float) -> None:
+    """Refuse a dropout probability outside [0, 1)."""
+    if not 0.0 <= value < 1.0:
+        raise InvalidInputError(f"{name} must be in [0, 1), got {value}")
 
 
 def new_linear_like(old: nn.Linear, num_classes: int) -> nn.Linear:

@@ -63,10 +63,10 @@ from torch import nn
 
 from ..errors import InvalidInputError
 from ._registry import register_model
-from .base import ClassifierNet, new_linear_like
+from .base import AuxHeadNet, ClassifierNet, check_rate
 from .factorized import AsymmetricConv, StackedConv
 from .googlenet import Inception, InceptionNaive
-from .layers import BasicConv2d
+from .layers import BasicConv2d, he_init
 
 __all__ = ["FACTORIZED_UNITS", "FactorizedCifar", "InceptionCifar", "factorized_cifar", "inception_cifar"]
 
@@ -108,17 +108,6 @@ class _UnitBNReLU(nn.Module):
         return self.relu(self.bn(self.conv(x)))
 
 
-def _he_init(model: nn.Module) -> None:
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-
-
 class FactorizedCifar(ClassifierNet):
     """Three stages of two spatial units; see the module docstring.
 
@@ -149,7 +138,7 @@ class FactorizedCifar(ClassifierNet):
         self.num_features = c3
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(c3, num_classes)
-        _he_init(self)
+        he_init(self, mode="fan_in")
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool1(self.stage1(x))  # N x 32 x 16 x 16
@@ -201,7 +190,7 @@ class SmallAux(nn.Module):
         return self.fc2(self.dropout(x))  # N x num_classes
 
 
-class InceptionCifar(ClassifierNet):
+class InceptionCifar(AuxHeadNet):
     """A 3x3 stem and four Inception modules; see the module docstring.
 
     Args:
@@ -218,8 +207,7 @@ class InceptionCifar(ClassifierNet):
                  drop_rate: float = 0.2, num_classes: int = 10, in_chans: int = 3) -> None:
         if module not in ("reduced", "naive"):
             raise InvalidInputError(f"module must be 'reduced' or 'naive', got {module!r}")
-        if not 0.0 <= drop_rate < 1.0:
-            raise InvalidInputError(f"drop_rate must be in [0, 1), got {drop_rate}")
+        check_rate("drop_rate", drop_rate)
         super().__init__(num_classes=num_classes, in_chans=in_chans, default_input_size=(in_chans, 32, 32),
                          min_input_size=(in_chans, 8, 8))
         self.module = module
@@ -243,7 +231,7 @@ class InceptionCifar(ClassifierNet):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(drop_rate)
         self.fc = nn.Linear(self.num_features, num_classes)
-        _he_init(self)
+        he_init(self, mode="fan_in")
 
     def _trunk(self, x: torch.Tensor, with_aux: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
         aux: list[torch.Tensor] = []
@@ -254,28 +242,12 @@ class InceptionCifar(ClassifierNet):
         x = self.pool2(x)  # N x 120 x 8 x 8
         return self.b2(self.b1(x)), aux  # N x 128 x 8 x 8 (naive: 416)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self._trunk(x, with_aux=False)[0]
-
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.dropout(torch.flatten(self.avgpool(x), 1))  # N x 128
         return x if pre_logits else self.fc(x)  # N x num_classes
 
-    def forward_aux(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """``(logits, [aux logits])`` for training (an empty list without the auxiliary head)."""
-        self.check_input(x)
-        feats, aux = self._trunk(x, with_aux=True)
-        return self.forward_head(feats), aux
-
-    def get_classifier(self) -> nn.Module:
-        return self.fc
-
-    def reset_classifier(self, num_classes: int) -> None:
-        """Replace ``fc`` and, when present, the auxiliary head's ``fc2``."""
-        self.fc = new_linear_like(self.fc, num_classes)
-        if self.aux is not None:
-            self.aux.fc2 = new_linear_like(self.aux.fc2, num_classes)
-        self.num_classes = int(num_classes)
+    def aux_heads(self) -> list[nn.Module]:
+        return [] if self.aux is None else [self.aux]
 
 
 @register_model

@@ -65,8 +65,8 @@ from torch import nn
 
 from ..errors import InvalidInputError
 from ._registry import register_model
-from .base import ClassifierNet, new_linear_like
-from .layers import BasicConv2d
+from .base import AuxHeadNet, check_rate
+from .layers import BasicConv2d, he_init
 
 __all__ = [
     "AUX_LOSS_WEIGHT",
@@ -207,7 +207,7 @@ class InceptionAux(nn.Module):
         return self.fc2(self.dropout(x))  # N x num_classes
 
 
-class GoogLeNet(ClassifierNet):
+class GoogLeNet(AuxHeadNet):
     """GoogLeNet (Inception v1); see the module docstring for the variants and key layout.
 
     Args:
@@ -250,9 +250,8 @@ class GoogLeNet(ClassifierNet):
         )
         if drop_rate is None:
             drop_rate = 0.4 if paper else 0.2
-        for name, p in (("drop_rate", drop_rate), ("aux_drop_rate", aux_drop_rate)):
-            if not 0.0 <= p < 1.0:
-                raise InvalidInputError(f"{name} must be in [0, 1), got {p}")
+        check_rate("drop_rate", drop_rate)
+        check_rate("aux_drop_rate", aux_drop_rate)
         self.variant = variant
         self.aux_logits = bool(aux_logits)
         bn = not paper
@@ -290,13 +289,10 @@ class GoogLeNet(ClassifierNet):
         self.aux2: InceptionAux | None = None
         if self.aux_logits:
             aux_pool: Literal["paper", "adaptive"] = "paper" if paper else "adaptive"
-            self.aux1 = InceptionAux(
-                self.inception4a.out_channels, self.num_classes,
-                batch_norm=bn, pool=aux_pool, drop_rate=aux_drop_rate,
-            )
-            self.aux2 = InceptionAux(
-                self.inception4d.out_channels, self.num_classes,
-                batch_norm=bn, pool=aux_pool, drop_rate=aux_drop_rate,
+            self.aux1, self.aux2 = (
+                InceptionAux(block.out_channels, self.num_classes, batch_norm=bn, pool=aux_pool,
+                             drop_rate=aux_drop_rate)
+                for block in (self.inception4a, self.inception4d)
             )
 
         # Table 1's 7x7/1 average pool is a global average at 224x224; the
@@ -305,7 +301,9 @@ class GoogLeNet(ClassifierNet):
         self.dropout = nn.Dropout(drop_rate)
         self.num_features = self.inception5b.out_channels
         self.fc = nn.Linear(self.num_features, self.num_classes)
-        _init_weights(self)
+        # He initialization for the convolutions (the paper variant has no BN to
+        # rescale activations); small Gaussian for the fully connected layers.
+        he_init(self, mode="fan_in", linear_std=0.01)
 
     # -- forward ----------------------------------------------------------
     def _trunk(self, x: torch.Tensor, with_aux: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -334,63 +332,28 @@ class GoogLeNet(ClassifierNet):
         x = self.inception5b(x)   # N x 1024 x 7 x 7
         return x, aux
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self._trunk(x, with_aux=False)[0]
-
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.avgpool(x).flatten(1)  # N x 1024
         x = self.dropout(x)
         return x if pre_logits else self.fc(x)  # N x num_classes
 
-    def forward_aux(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """``(logits, [aux1, aux2])`` for training: main and auxiliary logits.
+    # -- auxiliary heads and classifier -------------------------------------
+    def aux_heads(self) -> list[nn.Module]:
+        """``[aux1, aux2]`` (after inception4a and 4d) when built with ``aux_logits=True``.
 
-        The paper's objective adds each auxiliary cross-entropy with weight
-        :data:`AUX_LOSS_WEIGHT` (0.3).  The heads run in train and eval mode
-        alike; the list is empty for a model built without them.
+        ``forward_aux`` returns their logits; the paper's objective adds each auxiliary
+        cross-entropy with weight :data:`AUX_LOSS_WEIGHT` (0.3).
         """
-        self.check_input(x)
-        feats, aux = self._trunk(x, with_aux=True)
-        return self.forward_head(feats), aux
+        return [head for head in (self.aux1, self.aux2) if head is not None]
 
-    # -- classifier -------------------------------------------------------
-    def get_classifier(self) -> nn.Linear:
-        return self.fc
-
-    def reset_classifier(self, num_classes: int) -> None:
-        """Replace ``fc`` and, when present, the auxiliary heads' ``fc2``."""
-        self.fc = new_linear_like(self.fc, num_classes)
-        _init_linear(self.fc)
-        for head in (self.aux1, self.aux2):
-            if head is not None:
-                head.fc2 = new_linear_like(head.fc2, num_classes)
-                _init_linear(head.fc2)
-        self.num_classes = int(num_classes)
+    def init_classifier(self, fc: nn.Linear) -> None:
+        nn.init.normal_(fc.weight, std=0.01)
+        nn.init.zeros_(fc.bias)
 
 
 def _lrn() -> nn.LocalResponseNorm:
     # 5 channels, alpha 1e-4, beta 0.75, k 1 (PyTorch divides alpha by the size, like Caffe).
     return nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)
-
-
-def _init_linear(m: nn.Linear) -> None:
-    nn.init.normal_(m.weight, std=0.01)
-    nn.init.zeros_(m.bias)
-
-
-def _init_weights(model: nn.Module) -> None:
-    # He initialization for the convolutions (the paper variant has no BN to
-    # rescale activations); small Gaussian for the fully connected layers.
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            _init_linear(m)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
 
 
 @register_model
@@ -405,9 +368,8 @@ def googlenet(
 ) -> GoogLeNet:
     """GoogLeNet (Szegedy et al. 2014, Table 1).
 
-    ``variant="paper"``: 6,998,552 parameters (about 1.58 G MACs at 224x224);
-    ``variant="torchvision"``: 6,624,904, or 13,004,888 with ``aux_logits=True``.
-    See :class:`GoogLeNet` for the options.
+    ``variant="paper"`` (the default) or ``"torchvision"``, with or without the
+    auxiliary heads; see :class:`GoogLeNet` for the options.
     """
     return GoogLeNet(
         num_classes=num_classes, in_chans=in_chans, variant=variant, aux_logits=aux_logits,

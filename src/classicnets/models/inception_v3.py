@@ -75,7 +75,7 @@ from torch import nn
 
 from ..errors import InvalidInputError
 from ._registry import register_model
-from .base import ClassifierNet, new_linear_like
+from .base import ClassifierNet, check_rate, new_linear_like
 from .layers import BasicConv2d
 
 # Inception's BatchNorm epsilon (TensorFlow's default); PyTorch's is 1e-5.
@@ -319,8 +319,7 @@ class InceptionV3(ClassifierNet):
             default_input_size=(in_chans, 299, 299),
             min_input_size=(in_chans, 75, 75),
         )
-        if not 0.0 <= drop_rate < 1.0:
-            raise InvalidInputError(f"drop_rate must be in [0, 1), got {drop_rate}")
+        check_rate("drop_rate", drop_rate)
         self.aux_logits = bool(aux_logits)
         # Stem.
         self.Conv2d_1a_3x3 = _conv(in_chans, 32, 3, stride=2)
@@ -480,9 +479,8 @@ def inception_v3(
 ) -> InceptionV3:
     """Inception v3 (Szegedy et al. 2015, "Rethinking the Inception Architecture", Table 1).
 
-    Released TensorFlow / torchvision layout with torchvision's key names:
-    23,834,568 parameters (27,161,264 with ``aux_logits=True``), about 5.71 G
-    multiply-adds at the default 299x299 input; smallest input 75x75.
+    Released TensorFlow / torchvision layout with torchvision's key names;
+    default input 299x299, smallest 75x75.
     ``forward`` returns logits; ``forward_aux`` adds the auxiliary logits.
     """
     return InceptionV3(num_classes=num_classes, in_chans=in_chans, aux_logits=aux_logits, drop_rate=drop_rate)

@@ -7,8 +7,31 @@ what is here is used by more than one family.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
+
+
+def he_init(model: nn.Module, *, mode: Literal["fan_in", "fan_out"], linear_std: float | None = None) -> None:
+    """He-normal convolutions (He et al. 2015b, ReLU gain; ``mode`` picks the fan), zero conv biases,
+    BatchNorm weight 1 and bias 0; with ``linear_std``, N(0, linear_std) linear weights and zero biases
+    (without it the linear layers keep PyTorch's default init).
+
+    Modules are visited in ``model.modules()`` order, so the random draws, and hence the weights
+    for a given seed, are those of the per-family loops this replaced.
+    """
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode=mode, nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear) and linear_std is not None:
+            nn.init.normal_(m.weight, std=linear_std)
+            nn.init.zeros_(m.bias)
 
 
 class BasicConv2d(nn.Module):

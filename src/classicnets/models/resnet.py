@@ -17,12 +17,9 @@ ImageNet, Table 1 (224x224 input; multiply-adds count conv and fc layers only)::
     conv4_x  14x14    [3x3,256]x2   x6            [1x1,256;...;1x1,1024]x6    x23        x36
     conv5_x  7x7      [3x3,512]x2   x3            [1x1,512;...;1x1,2048]x3    x3         x3
              1x1      average pool, 1000-d fc, softmax
-    FLOPs (paper)     1.8e9         3.6e9         3.8e9             7.6e9             11.3e9
-    params (option B) 11,689,512    21,797,672    25,557,032        44,549,160        60,192,808
 
 ``conv2_x`` ... ``conv5_x`` are the modules ``layer1`` ... ``layer4``.  Table 2 (10-crop top-1 error, with
-identity/zero-padding shortcuts, option A): plain-18 27.94, plain-34 28.54, ResNet-18 27.88, ResNet-34
-25.03 -- the deeper plain net is worse, the deeper residual net better.
+identity/zero-padding shortcuts, option A): the deeper plain net is worse, the deeper residual net better.
 
 CIFAR-10, Sec. 4.2 and Table 6 (32x32 input): a 3x3 conv with 16 filters, then three stages of ``n``
 basic blocks (2n 3x3 layers each) with {16, 32, 64} filters on {32x32, 16x16, 8x8} maps, global average
@@ -30,8 +27,9 @@ pool, 10-way fc; depth = 6n + 2::
 
     depth   20       32       44       56       110        1202
     n       3        5        7        9        18         200
-    params  269,722  464,154  658,586  853,018  1,727,962  19,421,274   (option A; plain twin identical)
-    error % 8.75     7.51     7.17     6.97     6.43       7.93
+
+With option A a ResNet has exactly its plain twin's parameters.  The published parameters, multiply-adds
+and errors of every network are in :mod:`classicnets.reference`, and each builder's docstring lists them.
 
 Shortcut options (Sec. 3.3 and Table 3):
 
@@ -55,7 +53,7 @@ replaces its residual branch by nothing (see :class:`ResidualBlock`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import torch
@@ -63,7 +61,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InvalidInputError
-from ._registry import register_model
+from ._registry import register_builder
 from .base import ClassifierNet, new_linear_like
 
 __all__ = [
@@ -525,135 +523,6 @@ class ResNet(ClassifierNet):
         return x if pre_logits else self.fc(x)  # N x num_classes
 
 
-
-def _imagenet(
-    block: type[BasicBlock] | type[Bottleneck],
-    layers: tuple[int, int, int, int],
-    *,
-    num_classes: int,
-    in_chans: int,
-    shortcut: Shortcut | None,
-    variant: Variant = "v1",
-    stem: Stem,
-    zero_init_residual: bool = False,
-) -> ResNet:
-    return ResNet(
-        block, layers, num_classes=num_classes, in_chans=in_chans, shortcut=shortcut, variant=variant,
-        stem=stem, zero_init_residual=zero_init_residual,
-    )
-
-
-@register_model
-def resnet18(
-    *,
-    num_classes: int = 1000,
-    in_chans: int = 3,
-    shortcut: Shortcut = "B",
-    variant: Variant = "v1",
-    stem: Stem = "imagenet",
-    zero_init_residual: bool = False,
-) -> ResNet:
-    """ResNet-18 (He et al. 2015, Table 1): BasicBlock x (2, 2, 2, 2); 11,689,512 params, 1.81 G MACs.
-
-    ``variant`` is accepted for a uniform interface and has no effect (no bottleneck).
-    """
-    return _imagenet(BasicBlock, (2, 2, 2, 2), num_classes=num_classes, in_chans=in_chans, shortcut=shortcut,
-                     variant=variant, stem=stem, zero_init_residual=zero_init_residual)
-
-
-@register_model
-def resnet34(
-    *,
-    num_classes: int = 1000,
-    in_chans: int = 3,
-    shortcut: Shortcut = "B",
-    variant: Variant = "v1",
-    stem: Stem = "imagenet",
-    zero_init_residual: bool = False,
-) -> ResNet:
-    """ResNet-34 (He et al. 2015, Table 1): BasicBlock x (3, 4, 6, 3); 21,797,672 params, 3.66 G MACs.
-
-    ``variant`` is accepted for a uniform interface and has no effect (no bottleneck).
-    """
-    return _imagenet(BasicBlock, (3, 4, 6, 3), num_classes=num_classes, in_chans=in_chans, shortcut=shortcut,
-                     variant=variant, stem=stem, zero_init_residual=zero_init_residual)
-
-
-@register_model
-def resnet50(
-    *,
-    num_classes: int = 1000,
-    in_chans: int = 3,
-    shortcut: Shortcut = "B",
-    variant: Variant = "v1",
-    stem: Stem = "imagenet",
-    zero_init_residual: bool = False,
-) -> ResNet:
-    """ResNet-50 (He et al. 2015, Table 1): Bottleneck x (3, 4, 6, 3); 25,557,032 params.
-
-    3.86 G MACs with ``variant="v1"`` (the paper's 3.8e9 FLOPs), 4.09 G with ``"v1.5"`` (torchvision).
-    """
-    return _imagenet(Bottleneck, (3, 4, 6, 3), num_classes=num_classes, in_chans=in_chans, shortcut=shortcut,
-                     variant=variant, stem=stem, zero_init_residual=zero_init_residual)
-
-
-@register_model
-def resnet101(
-    *,
-    num_classes: int = 1000,
-    in_chans: int = 3,
-    shortcut: Shortcut = "B",
-    variant: Variant = "v1",
-    stem: Stem = "imagenet",
-    zero_init_residual: bool = False,
-) -> ResNet:
-    """ResNet-101 (He et al. 2015, Table 1): Bottleneck x (3, 4, 23, 3); 44,549,160 params.
-
-    7.57 G MACs with ``variant="v1"`` (the paper's 7.6e9 FLOPs), 7.80 G with ``"v1.5"``.
-    """
-    return _imagenet(Bottleneck, (3, 4, 23, 3), num_classes=num_classes, in_chans=in_chans, shortcut=shortcut,
-                     variant=variant, stem=stem, zero_init_residual=zero_init_residual)
-
-
-@register_model
-def resnet152(
-    *,
-    num_classes: int = 1000,
-    in_chans: int = 3,
-    shortcut: Shortcut = "B",
-    variant: Variant = "v1",
-    stem: Stem = "imagenet",
-    zero_init_residual: bool = False,
-) -> ResNet:
-    """ResNet-152 (He et al. 2015, Table 1): Bottleneck x (3, 8, 36, 3); 60,192,808 params.
-
-    11.28 G MACs with ``variant="v1"`` (the paper's 11.3e9 FLOPs), 11.51 G with ``"v1.5"``.
-    """
-    return _imagenet(Bottleneck, (3, 8, 36, 3), num_classes=num_classes, in_chans=in_chans, shortcut=shortcut,
-                     variant=variant, stem=stem, zero_init_residual=zero_init_residual)
-
-
-@register_model
-def plain18(*, num_classes: int = 1000, in_chans: int = 3, stem: Stem = "imagenet") -> ResNet:
-    """Plain-18 (He et al. 2015, Table 2 baseline): ResNet-18's layers without shortcuts.
-
-    11,515,688 params (ResNet-18 minus its three projection shortcuts); 27.94% top-1 error (10-crop).
-    """
-    return _imagenet(BasicBlock, (2, 2, 2, 2), num_classes=num_classes, in_chans=in_chans, shortcut=None,
-                     stem=stem)
-
-
-@register_model
-def plain34(*, num_classes: int = 1000, in_chans: int = 3, stem: Stem = "imagenet") -> ResNet:
-    """Plain-34 (He et al. 2015, Table 2 baseline): ResNet-34's layers without shortcuts.
-
-    21,623,848 params (ResNet-34 minus its three projection shortcuts); 28.54% top-1 error (10-crop),
-    worse than plain-18: the degradation problem.
-    """
-    return _imagenet(BasicBlock, (3, 4, 6, 3), num_classes=num_classes, in_chans=in_chans, shortcut=None,
-                     stem=stem)
-
-
 # -- CIFAR -------------------------------------------------------------------------
 class CifarResNet(ClassifierNet):
     """The CIFAR-10 ResNets of He et al. 2015, Sec. 4.2: depth 6n + 2, three stages of n BasicBlocks.
@@ -770,168 +639,104 @@ def cifar_resnet(depth: int, *, plain: bool = False, **options) -> CifarResNet:
     return CifarResNet(depth, **options)
 
 
-def _cifar(
-    depth: int,
-    *,
-    num_classes: int,
-    in_chans: int,
-    shortcut: Shortcut | None,
-    batch_norm: bool,
-    init: Init,
-    zero_init_residual: bool = False,
-) -> CifarResNet:
-    return CifarResNet(
-        depth, num_classes=num_classes, in_chans=in_chans, shortcut=shortcut, batch_norm=batch_norm,
-        init=init, zero_init_residual=zero_init_residual,
-    )
+# -- registered builders -------------------------------------------------------------
+# Each builder below is made from a row of one of these tables, so its signature, defaults and
+# docstring are written once per family; its published figures come from classicnets.reference
+# (the registry appends them to the docstring).
+
+#: Table 1: the block and the blocks per stage (``layer1`` .. ``layer4``) of each ImageNet depth.
+IMAGENET_LAYOUTS: dict[int, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, int, int, int]]] = {
+    18: (BasicBlock, (2, 2, 2, 2)),
+    34: (BasicBlock, (3, 4, 6, 3)),
+    50: (Bottleneck, (3, 4, 6, 3)),
+    101: (Bottleneck, (3, 4, 23, 3)),
+    152: (Bottleneck, (3, 8, 36, 3)),
+}
 
 
-@register_model
-def resnet20(
-    *,
-    num_classes: int = 10,
-    in_chans: int = 3,
-    shortcut: Shortcut = "A",
-    batch_norm: bool = True,
-    init: Init = "kaiming",
-    zero_init_residual: bool = False,
-) -> CifarResNet:
-    """ResNet-20 for CIFAR-10 (He et al. 2015, Table 6; n = 3): 269,722 params (option A), 8.75% error."""
-    return _cifar(20, num_classes=num_classes, in_chans=in_chans, shortcut=shortcut, batch_norm=batch_norm,
-                  init=init, zero_init_residual=zero_init_residual)
+def _resnet_builder(depth: int, doc: str) -> Callable[..., ResNet]:
+    block, layers = IMAGENET_LAYOUTS[depth]
+
+    def build(
+        *,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        shortcut: Shortcut = "B",
+        variant: Variant = "v1",
+        stem: Stem = "imagenet",
+        zero_init_residual: bool = False,
+    ) -> ResNet:
+        return ResNet(block, layers, num_classes=num_classes, in_chans=in_chans, shortcut=shortcut,
+                      variant=variant, stem=stem, zero_init_residual=zero_init_residual)
+
+    return register_builder(build, f"resnet{depth}", doc)
 
 
-@register_model
-def resnet32(
-    *,
-    num_classes: int = 10,
-    in_chans: int = 3,
-    shortcut: Shortcut = "A",
-    batch_norm: bool = True,
-    init: Init = "kaiming",
-    zero_init_residual: bool = False,
-) -> CifarResNet:
-    """ResNet-32 for CIFAR-10 (He et al. 2015, Table 6; n = 5): 464,154 params (option A), 7.51% error."""
-    return _cifar(32, num_classes=num_classes, in_chans=in_chans, shortcut=shortcut, batch_norm=batch_norm,
-                  init=init, zero_init_residual=zero_init_residual)
+def _plain_builder(depth: int, doc: str) -> Callable[..., ResNet]:
+    block, layers = IMAGENET_LAYOUTS[depth]
+
+    def build(*, num_classes: int = 1000, in_chans: int = 3, stem: Stem = "imagenet") -> ResNet:
+        return ResNet(block, layers, num_classes=num_classes, in_chans=in_chans, shortcut=None, stem=stem)
+
+    return register_builder(build, f"plain{depth}", doc)
 
 
-@register_model
-def resnet44(
-    *,
-    num_classes: int = 10,
-    in_chans: int = 3,
-    shortcut: Shortcut = "A",
-    batch_norm: bool = True,
-    init: Init = "kaiming",
-    zero_init_residual: bool = False,
-) -> CifarResNet:
-    """ResNet-44 for CIFAR-10 (He et al. 2015, Table 6; n = 7): 658,586 params (option A), 7.17% error."""
-    return _cifar(44, num_classes=num_classes, in_chans=in_chans, shortcut=shortcut, batch_norm=batch_norm,
-                  init=init, zero_init_residual=zero_init_residual)
+def _cifar_resnet_builder(depth: int, doc: str) -> Callable[..., CifarResNet]:
+    def build(
+        *,
+        num_classes: int = 10,
+        in_chans: int = 3,
+        shortcut: Shortcut = "A",
+        batch_norm: bool = True,
+        init: Init = "kaiming",
+        zero_init_residual: bool = False,
+    ) -> CifarResNet:
+        return CifarResNet(depth, num_classes=num_classes, in_chans=in_chans, shortcut=shortcut,
+                           batch_norm=batch_norm, init=init, zero_init_residual=zero_init_residual)
+
+    return register_builder(build, f"resnet{depth}", doc)
 
 
-@register_model
-def resnet56(
-    *,
-    num_classes: int = 10,
-    in_chans: int = 3,
-    shortcut: Shortcut = "A",
-    batch_norm: bool = True,
-    init: Init = "kaiming",
-    zero_init_residual: bool = False,
-) -> CifarResNet:
-    """ResNet-56 for CIFAR-10 (He et al. 2015, Table 6; n = 9): 853,018 params (option A), 6.97% error."""
-    return _cifar(56, num_classes=num_classes, in_chans=in_chans, shortcut=shortcut, batch_norm=batch_norm,
-                  init=init, zero_init_residual=zero_init_residual)
+def _cifar_plain_builder(depth: int, doc: str) -> Callable[..., CifarResNet]:
+    def build(*, num_classes: int = 10, in_chans: int = 3, batch_norm: bool = True, init: Init = "kaiming"
+              ) -> CifarResNet:
+        return CifarResNet(depth, num_classes=num_classes, in_chans=in_chans, shortcut=None,
+                           batch_norm=batch_norm, init=init)
+
+    return register_builder(build, f"plain{depth}", doc)
 
 
-@register_model
-def resnet110(
-    *,
-    num_classes: int = 10,
-    in_chans: int = 3,
-    shortcut: Shortcut = "A",
-    batch_norm: bool = True,
-    init: Init = "kaiming",
-    zero_init_residual: bool = False,
-) -> CifarResNet:
-    """ResNet-110 for CIFAR-10 (He et al. 2015, Table 6; n = 18): 1,727,962 params (option A).
+_NO_BOTTLENECK = "``variant`` is accepted for a uniform interface and has no effect (no bottleneck)."
+_STRIDE = "``variant``: the stride on the bottleneck's 1x1 (\"v1\", the paper's) or on its 3x3 (\"v1.5\")."
 
-    6.43% error (best of 5 runs; mean 6.61 +- 0.16).  The paper warms up at lr 0.01 for ~400 iterations.
-    """
-    return _cifar(110, num_classes=num_classes, in_chans=in_chans, shortcut=shortcut, batch_norm=batch_norm,
-                  init=init, zero_init_residual=zero_init_residual)
+resnet18 = _resnet_builder(18, f"ResNet-18 (He et al. 2015, Table 1): BasicBlock x (2, 2, 2, 2).\n\n{_NO_BOTTLENECK}")
+resnet34 = _resnet_builder(34, f"ResNet-34 (He et al. 2015, Table 1): BasicBlock x (3, 4, 6, 3).\n\n{_NO_BOTTLENECK}")
+resnet50 = _resnet_builder(50, f"ResNet-50 (He et al. 2015, Table 1): Bottleneck x (3, 4, 6, 3).\n\n{_STRIDE}")
+resnet101 = _resnet_builder(101, f"ResNet-101 (He et al. 2015, Table 1): Bottleneck x (3, 4, 23, 3).\n\n{_STRIDE}")
+resnet152 = _resnet_builder(152, f"ResNet-152 (He et al. 2015, Table 1): Bottleneck x (3, 8, 36, 3).\n\n{_STRIDE}")
 
+plain18 = _plain_builder(18, """Plain-18 (He et al. 2015, Table 2 baseline): ResNet-18's layers without shortcuts.
 
-@register_model
-def resnet1202(
-    *,
-    num_classes: int = 10,
-    in_chans: int = 3,
-    shortcut: Shortcut = "A",
-    batch_norm: bool = True,
-    init: Init = "kaiming",
-    zero_init_residual: bool = False,
-) -> CifarResNet:
-    """ResNet-1202 for CIFAR-10 (He et al. 2015, Table 6; n = 200): 19,421,274 params (option A).
+    11,515,688 params (ResNet-18 minus its three projection shortcuts).""")
+plain34 = _plain_builder(34, """Plain-34 (He et al. 2015, Table 2 baseline): ResNet-34's layers without shortcuts.
 
-    7.93% error, worse than ResNet-110's: the paper attributes it to overfitting.
-    """
-    return _cifar(1202, num_classes=num_classes, in_chans=in_chans, shortcut=shortcut, batch_norm=batch_norm,
-                  init=init, zero_init_residual=zero_init_residual)
+    21,623,848 params (ResNet-34 minus its three projection shortcuts); worse than plain-18: the
+    degradation problem.""")
 
+resnet20 = _cifar_resnet_builder(20, "ResNet-20 for CIFAR-10 (He et al. 2015, Table 6; n = 3).")
+resnet32 = _cifar_resnet_builder(32, "ResNet-32 for CIFAR-10 (He et al. 2015, Table 6; n = 5).")
+resnet44 = _cifar_resnet_builder(44, "ResNet-44 for CIFAR-10 (He et al. 2015, Table 6; n = 7).")
+resnet56 = _cifar_resnet_builder(56, "ResNet-56 for CIFAR-10 (He et al. 2015, Table 6; n = 9).")
+resnet110 = _cifar_resnet_builder(110, """ResNet-110 for CIFAR-10 (He et al. 2015, Table 6; n = 18).
 
-@register_model
-def plain20(*, num_classes: int = 10, in_chans: int = 3, batch_norm: bool = True, init: Init = "kaiming"
-           ) -> CifarResNet:
-    """Plain-20 for CIFAR-10 (He et al. 2015, Sec. 4.2, Fig. 6): ResNet-20's layers, no shortcuts.
+    The paper warms up at lr 0.01 for ~400 iterations.""")
+resnet1202 = _cifar_resnet_builder(1202, """ResNet-1202 for CIFAR-10 (He et al. 2015, Table 6; n = 200).
 
-    269,722 params, the same as ResNet-20 with option A.
-    """
-    return _cifar(20, num_classes=num_classes, in_chans=in_chans, shortcut=None, batch_norm=batch_norm,
-                  init=init)
+    Its error is worse than ResNet-110's: the paper attributes it to overfitting.""")
 
-
-@register_model
-def plain32(*, num_classes: int = 10, in_chans: int = 3, batch_norm: bool = True, init: Init = "kaiming"
-           ) -> CifarResNet:
-    """Plain-32 for CIFAR-10 (He et al. 2015, Sec. 4.2, Fig. 6): ResNet-32's layers, no shortcuts.
-
-    464,154 params, the same as ResNet-32 with option A.
-    """
-    return _cifar(32, num_classes=num_classes, in_chans=in_chans, shortcut=None, batch_norm=batch_norm,
-                  init=init)
-
-
-@register_model
-def plain44(*, num_classes: int = 10, in_chans: int = 3, batch_norm: bool = True, init: Init = "kaiming"
-           ) -> CifarResNet:
-    """Plain-44 for CIFAR-10 (He et al. 2015, Sec. 4.2, Fig. 6): ResNet-44's layers, no shortcuts.
-
-    658,586 params, the same as ResNet-44 with option A.
-    """
-    return _cifar(44, num_classes=num_classes, in_chans=in_chans, shortcut=None, batch_norm=batch_norm,
-                  init=init)
-
-
-@register_model
-def plain56(*, num_classes: int = 10, in_chans: int = 3, batch_norm: bool = True, init: Init = "kaiming"
-           ) -> CifarResNet:
-    """Plain-56 for CIFAR-10 (He et al. 2015, Sec. 4.2, Fig. 6): ResNet-56's layers, no shortcuts.
-
-    853,018 params, the same as ResNet-56 with option A.
-    """
-    return _cifar(56, num_classes=num_classes, in_chans=in_chans, shortcut=None, batch_norm=batch_norm,
-                  init=init)
-
-
-@register_model
-def plain110(*, num_classes: int = 10, in_chans: int = 3, batch_norm: bool = True, init: Init = "kaiming"
-            ) -> CifarResNet:
-    """Plain-110 for CIFAR-10 (He et al. 2015, Sec. 4.2, Fig. 6): ResNet-110's layers, no shortcuts.
-
-    1,727,962 params, the same as ResNet-110 with option A. Above 60% error in the paper.
-    """
-    return _cifar(110, num_classes=num_classes, in_chans=in_chans, shortcut=None, batch_norm=batch_norm,
-                  init=init)
+_PLAIN_CIFAR = "Plain-{0} for CIFAR-10 (He et al. 2015, Sec. 4.2, Fig. 6): ResNet-{0}'s layers, no shortcuts."
+plain20 = _cifar_plain_builder(20, _PLAIN_CIFAR.format(20))
+plain32 = _cifar_plain_builder(32, _PLAIN_CIFAR.format(32))
+plain44 = _cifar_plain_builder(44, _PLAIN_CIFAR.format(44))
+plain56 = _cifar_plain_builder(56, _PLAIN_CIFAR.format(56))
+plain110 = _cifar_plain_builder(110, _PLAIN_CIFAR.format(110) + "\n\n    Above 60% error in the paper.")

@@ -6,23 +6,26 @@ in five stages of 64, 128, 256, 512, 512 channels, each closed by a 2x2/2 max
 pool, then fc 4096 -> fc 4096 -> 1000 with dropout 0.5 after the first two
 fc layers.  Configurations differ only in the number of convs per stage:
 
-======  ==============  ======================  ===========================
-name    configuration   convs per stage         parameters (Table 2)
-======  ==============  ======================  ===========================
-vgg11   A (11 layers)   1, 1, 2, 2, 2           132,863,336 (133M)
-vgg13   B (13 layers)   2, 2, 2, 2, 2           133,047,848 (133M)
-vgg16   D (16 layers)   2, 2, 3, 3, 3           138,357,544 (138M)
-vgg19   E (19 layers)   2, 2, 4, 4, 4           143,667,240 (144M)
-======  ==============  ======================  ===========================
+======  ==============  ======================
+name    configuration   convs per stage
+======  ==============  ======================
+vgg11   A (11 layers)   1, 1, 2, 2, 2
+vgg13   B (13 layers)   2, 2, 2, 2, 2
+vgg16   D (16 layers)   2, 2, 3, 3, 3
+vgg19   E (19 layers)   2, 2, 4, 4, 4
+======  ==============  ======================
+
+The published parameter counts (Table 2) are in :mod:`classicnets.reference`
+and each builder's docstring.
 
 Not built: A-LRN (LRN did not help, Sec. 4.1) and C (1x1 convs in the last
 three stages, superseded by D).  The fully connected layers hold most of the
-weights: 123,642,856 of VGG-16's parameters (89%), 86% of VGG-19's.
+weights: 123,642,856 of VGG-16's parameters.
 
 The ``_bn`` variants put ``BatchNorm2d`` between each conv and its ReLU
 (BatchNorm postdates the paper).  Their convs keep their bias, redundant
 before BN but part of the torchvision layout whose checkpoints and counts
-(vgg16_bn 138,365,992) we match.
+we match.
 
 Layout and key names are torchvision's: ``features.N`` (the convs, ReLUs,
 BNs and pools numbered in order), ``avgpool`` and ``classifier.0``,
@@ -42,11 +45,14 @@ lets every configuration train from scratch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from torch import nn
 
 from ..errors import InvalidInputError
-from ._registry import register_model
-from .base import MLPHeadNet
+from ._registry import register_builder
+from .base import MLPHeadNet, check_rate
+from .layers import he_init
 
 # Table 1 of the paper: output channels of each 3x3 conv, "M" for a 2x2/2 max pool.
 CFGS: dict[str, list[int | str]] = {
@@ -110,8 +116,7 @@ class VGG(MLPHeadNet):
             default_input_size=(in_chans, 224, 224),
             min_input_size=(in_chans, min_side, min_side),
         )
-        if not 0.0 <= drop_rate < 1.0:
-            raise InvalidInputError(f"drop_rate must be in [0, 1), got {drop_rate}")
+        check_rate("drop_rate", drop_rate)
         widths = [item for item in cfg if item != "M"]
         if not widths:
             raise InvalidInputError("a VGG configuration needs at least one conv layer")
@@ -128,70 +133,25 @@ class VGG(MLPHeadNet):
             nn.Dropout(p=drop_rate),
             nn.Linear(4096, num_classes),  # 6: N x num_classes
         )
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, mean=0.0, std=0.01)
-                nn.init.zeros_(m.bias)
+        he_init(self, mode="fan_out", linear_std=0.01)  # see the module docstring
 
 
-def _vgg(config: str, batch_norm: bool, num_classes: int, in_chans: int, drop_rate: float) -> VGG:
-    return VGG(CFGS[config], batch_norm=batch_norm, num_classes=num_classes, in_chans=in_chans,
-               drop_rate=drop_rate)
+# The builders, one row each of Table 1 with and without BatchNorm.
+def _vgg_builder(name: str, config: str, batch_norm: bool, doc: str) -> Callable[..., VGG]:
+    def build(*, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.5) -> VGG:
+        return VGG(CFGS[config], batch_norm=batch_norm, num_classes=num_classes, in_chans=in_chans,
+                   drop_rate=drop_rate)
+
+    return register_builder(build, name, doc)
 
 
-@register_model
-def vgg11(*, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.5) -> VGG:
-    """VGG-11, configuration A (Simonyan & Zisserman 2014, Tables 1-2); 132,863,336 parameters."""
-    return _vgg("A", False, num_classes, in_chans, drop_rate)
-
-
-@register_model
-def vgg13(*, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.5) -> VGG:
-    """VGG-13, configuration B (Simonyan & Zisserman 2014, Tables 1-2); 133,047,848 parameters."""
-    return _vgg("B", False, num_classes, in_chans, drop_rate)
-
-
-@register_model
-def vgg16(*, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.5) -> VGG:
-    """VGG-16, configuration D (Simonyan & Zisserman 2014, Tables 1-2); 138,357,544 parameters."""
-    return _vgg("D", False, num_classes, in_chans, drop_rate)
-
-
-@register_model
-def vgg19(*, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.5) -> VGG:
-    """VGG-19, configuration E (Simonyan & Zisserman 2014, Tables 1-2); 143,667,240 parameters."""
-    return _vgg("E", False, num_classes, in_chans, drop_rate)
-
-
-@register_model
-def vgg11_bn(*, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.5) -> VGG:
-    """VGG-11 (configuration A) + BatchNorm after every conv (torchvision layout); 132,868,840 parameters."""
-    return _vgg("A", True, num_classes, in_chans, drop_rate)
-
-
-@register_model
-def vgg13_bn(*, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.5) -> VGG:
-    """VGG-13 (configuration B) + BatchNorm after every conv (torchvision layout); 133,053,736 parameters."""
-    return _vgg("B", True, num_classes, in_chans, drop_rate)
-
-
-@register_model
-def vgg16_bn(*, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.5) -> VGG:
-    """VGG-16 (configuration D) + BatchNorm after every conv (torchvision layout); 138,365,992 parameters."""
-    return _vgg("D", True, num_classes, in_chans, drop_rate)
-
-
-@register_model
-def vgg19_bn(*, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.5) -> VGG:
-    """VGG-19 (configuration E) + BatchNorm after every conv (torchvision layout); 143,678,248 parameters."""
-    return _vgg("E", True, num_classes, in_chans, drop_rate)
+_PLAIN = "VGG-{0}, configuration {1} (Simonyan & Zisserman 2014, Tables 1-2)."
+_BN = "VGG-{0} (configuration {1}) + BatchNorm after every conv (torchvision layout)."
+vgg11 = _vgg_builder("vgg11", "A", False, _PLAIN.format(11, "A"))
+vgg13 = _vgg_builder("vgg13", "B", False, _PLAIN.format(13, "B"))
+vgg16 = _vgg_builder("vgg16", "D", False, _PLAIN.format(16, "D"))
+vgg19 = _vgg_builder("vgg19", "E", False, _PLAIN.format(19, "E"))
+vgg11_bn = _vgg_builder("vgg11_bn", "A", True, _BN.format(11, "A"))
+vgg13_bn = _vgg_builder("vgg13_bn", "B", True, _BN.format(13, "B"))
+vgg16_bn = _vgg_builder("vgg16_bn", "D", True, _BN.format(16, "D"))
+vgg19_bn = _vgg_builder("vgg19_bn", "E", True, _BN.format(19, "E"))
