@@ -87,7 +87,7 @@ def main() -> None:
             mean, std = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
         torch.set_num_threads(args.threads)
-        tf = augment.cifar_train(mean, std)
+        tf = augment.train_transform("crop-flip", mean, std, side=32, size=32)
         x = torch.from_numpy(np.array(images[: args.batch])).permute(0, 3, 1, 2).contiguous()
         g = torch.Generator().manual_seed(0)
         aug = throughput(lambda: tf(x, g), args.batch)

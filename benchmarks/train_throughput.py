@@ -73,7 +73,7 @@ def ours(data: Path, images: int, workdir: Path) -> tuple[float, dict[str, float
 
     # where the time goes: the same pieces, timed one by one
     ds = cndata.load_dataset("cifar10", str(data), split="train")
-    tf = cndata.augment.cifar_train(ds.mean, ds.std)
+    tf = cndata.augment.train_transform("crop-flip", ds.mean, ds.std, side=32, size=32)
     loader = cndata.DataLoader(ds, 128, drop_last=True, transform=tf)
     model = r.model
     model.train()

@@ -146,10 +146,22 @@ def test_cutout_zeroes_one_square_per_image() -> None:
 
 def test_cifar_preset_pipeline_on_uint8() -> None:
     x = _batch(128)
-    out = augment.cifar_train((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))(x, _gen())
+    out = augment.train_transform("crop-flip", (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), side=32, size=32)(x, _gen())
     assert out.shape == (128, 3, 32, 32) and out.dtype == torch.float32
     ev = augment.eval_transform((0.5,) * 3, (0.25,) * 3, crop=24)(x)
     assert ev.shape == (128, 3, 24, 24)
+
+
+def test_augment_presets_are_the_papers_steps_and_name_real_streaming_presets() -> None:
+    from classicnets.data import PRESETS
+
+    x, mean, std = _batch(16), (0.5,) * 3, (0.25,) * 3
+    he = augment.Compose([augment.RandomCrop(padding=4, flip=True), augment.Normalize(mean, std)])
+    assert torch.equal(augment.train_transform("crop-flip", mean, std, side=32, size=32)(x, _gen()), he(x, _gen()))
+    assert augment.train_transform("none", mean, std, side=32, size=24)(x).shape == (16, 3, 24, 24)
+    assert {p.streamed for p in augment.TRAIN_PRESETS.values()} - {None} <= set(PRESETS)
+    with pytest.raises(InvalidInputError, match="unknown --augment 'cutout'; choose none, flip, crop"):
+        augment.train_transform("cutout", mean, std, side=32, size=32)
 
 
 # -- loader ------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def test_resnet_cifar_schedule_matches_the_paper() -> None:
     cfg = resolved(recipe="resnet-cifar")
     s = recipes.build_schedule(cfg, steps_per_epoch=390)
     assert s.total_steps == 64_000
-    got = {it: s.lr_at(it) for it in (0, 31_999, 32_000, 47_999, 48_000, 63_999)}
+    got = {it: recipes.lr_at(s, it) for it in (0, 31_999, 32_000, 47_999, 48_000, 63_999)}
     want = {0: 0.1, 31_999: 0.1, 32_000: 0.01, 47_999: 0.01, 48_000: 0.001, 63_999: 0.001}
     for it in want:
         assert math.isclose(got[it], want[it], rel_tol=1e-12), (it, got[it])
@@ -93,9 +93,9 @@ def test_resnet_cifar_schedule_matches_the_paper() -> None:
 
 def test_resnet_cifar_warms_up_from_110_layers() -> None:
     deep = recipes.build_schedule(resolved(model="resnet110", recipe="resnet-cifar"), steps_per_epoch=390)
-    assert [deep.lr_at(i) for i in (0, 399, 400)] == [0.01, 0.01, 0.1]
+    assert [recipes.lr_at(deep, i) for i in (0, 399, 400)] == [0.01, 0.01, 0.1]
     shallow = recipes.build_schedule(resolved(model="resnet56", recipe="resnet-cifar"), steps_per_epoch=390)
-    assert shallow.lr_at(0) == 0.1
+    assert recipes.lr_at(shallow, 0) == 0.1
 
 
 def test_epochs_rescale_the_recipe_schedule() -> None:
@@ -115,7 +115,7 @@ def test_epochs_rescale_the_recipe_schedule() -> None:
 @pytest.mark.parametrize("kind", ["step", "multistep", "cosine", "onecycle", "exponential", "constant"])
 def test_every_schedule_is_positive_and_starts_and_ends_sensibly(kind: str) -> None:
     s = recipes.Schedule(kind=kind, lr=0.1, total_steps=100, steps_per_epoch=10, milestones=(30, 60), gamma=0.5)
-    lrs = [s.lr_at(i) for i in range(100)]
+    lrs = [recipes.lr_at(s, i) for i in range(100)]
     assert all(0 <= v <= 0.1 + 1e-12 for v in lrs)
     if kind == "cosine":
         assert lrs[0] == 0.1 and lrs[-1] < 1e-3
@@ -129,7 +129,7 @@ def test_every_schedule_is_positive_and_starts_and_ends_sensibly(kind: str) -> N
 
 def test_linear_warmup() -> None:
     s = recipes.Schedule(kind="cosine", lr=0.2, total_steps=100, steps_per_epoch=10, warmup_steps=4)
-    assert [s.lr_at(i) for i in range(5)] == pytest.approx([0.05, 0.1, 0.15, 0.2, 0.2])
+    assert [recipes.lr_at(s, i) for i in range(5)] == pytest.approx([0.05, 0.1, 0.15, 0.2, 0.2])
 
 
 def test_inception_recipe_and_the_rmsprop_epsilon() -> None:

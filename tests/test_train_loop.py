@@ -15,10 +15,10 @@ import torch
 
 from classicnets.cli import main
 from classicnets.errors import InvalidInputError
+from classicnets.runfiles import CSV_COLUMNS
 from classicnets.train import NonFiniteLossError, TrainConfig, TrainingInterrupted, fit
 from classicnets.train import checkpoint as ckpt
 from classicnets.train.config import from_dict, load_toml
-from classicnets.train.rundir import CSV_COLUMNS
 
 FAST = {"dataset": "digits", "batch_size": 64, "threads": 1, "precision": "fp32", "progress": "none"}
 
@@ -233,3 +233,16 @@ def test_fit_leaves_global_torch_settings_as_they_were(tmp_path: Path) -> None:
     fit(TrainConfig(model="resnet20", steps=1, out=str(tmp_path / "g"), deterministic=True,
                     **{**FAST, "threads": 2}))
     assert (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()) == before
+
+
+def test_run_state_round_trips_and_reads_one_list_totals_of_older_checkpoints() -> None:
+    state = ckpt.RunState(step=7, epoch=1, batch=3, totals=[1.5, 2.0, 3.0, 0.25],
+                          history=[{"kind": "step", "step": 5}], best={"val_acc": 0.5, "epoch": 1}, wall_before=2.0)
+    saved = {**state.to_dict(gather=lambda x: [x, x]), "wall_s": 2.0}
+    assert list(saved) == ["step", "epoch", "batch", "rng", "totals", "history", "best", "wall_s"]
+    assert len(saved["rng"]) == 2 and saved["totals"] == [[1.5, 2.0, 3.0, 0.25]] * 2
+    again = ckpt.RunState.from_dict(saved, rank=1)
+    assert again == state
+    older = {k: v for k, v in saved.items() if k != "wall_s"} | {"totals": [1.5, 2.0, 3.0, 0.25]}
+    assert ckpt.RunState.from_dict(older).totals == [1.5, 2.0, 3.0, 0.25]
+    assert ckpt.RunState.from_dict(older).wall_before == 0.0

@@ -13,7 +13,7 @@ import torch
 from classicnets.cli import main
 from classicnets.data import augment, load_dataset
 from classicnets.train import TrainConfig, fit
-from classicnets.train.evaluate import evaluate_run
+from classicnets.train.eval_run import evaluate_run
 from classicnets.train.runs import load_trained
 
 

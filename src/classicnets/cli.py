@@ -230,7 +230,7 @@ def cmd_paths(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .analysis import parse_options
-    from .analysis.paths import measure_paths, plot_paths
+    from .analysis.residual_paths import measure_paths, plot_paths
 
     out = None if args.distribution_only else check_output_dir(args.out, "--out")
     result = measure_paths(
@@ -274,7 +274,7 @@ def _main_process() -> bool:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .train.evaluate import evaluate_run
+    from .train.eval_run import evaluate_run
 
     r = evaluate_run(args.run, dataset=args.dataset, data_dir=args.data_dir, split=args.split,
                      fold_bn=args.fold_bn, precision=args.precision, batch_size=args.batch_size,
@@ -390,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .analysis._data import BATCH_SIZE, BATCHES
     from .train.config import THREADS
     from .train.demo import DEMO_EPOCHS
-    from .train.evaluate import EVAL_BATCH
+    from .train.eval_run import EVAL_BATCH
     from .train.predict import TOP_K
 
     parser = argparse.ArgumentParser(

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import InvalidInputError, MissingFileError, UnknownOptionError, UserError
 from . import cache as _cache
-from ._progress import Progress, as_progress
+from ._progress import DataProgress, as_progress
 
 Arrays = dict[str, tuple[np.ndarray, np.ndarray]]
 
@@ -38,7 +38,7 @@ class ReadOptions:
     size: int | None = None
     workers: int | None = None
     on_error: str = "raise"
-    progress: Progress | None = None
+    progress: DataProgress | None = None
     workdir: Path | None = None  # where a reader may write big decoded arrays as .npy (the temporary cache entry)
 
 
@@ -265,7 +265,7 @@ def prepare(
     cache_dir: str | os.PathLike[str] | None = None,
     workers: int | None = None,
     on_error: str = "raise",
-    progress: bool | Progress = False,
+    progress: bool | DataProgress = False,
     options: dict[str, Any] | None = None,
 ) -> tuple[DatasetSpec, Source, Arrays, dict[str, Any]]:
     """Find, decode (or reuse from the cache) every split of a dataset."""
@@ -329,7 +329,7 @@ def load_dataset(
     cache_dir: str | os.PathLike[str] | None = None,
     workers: int | None = None,
     on_error: str = "raise",
-    progress: bool | Progress = False,
+    progress: bool | DataProgress = False,
     **options: Any,
 ) -> Dataset:
     """Load one split of a dataset as uint8 arrays, decoding the source at most once.

@@ -1,12 +1,13 @@
-"""Progress reporting: a tiny interface, a silent default and a rich progress bar."""
+"""Progress of the data tasks (downloads in bytes, decodes in images): an interface, a silent default and a
+rich progress bar.  (The training loop's progress output is :class:`classicnets.train.progress.Progress`.)"""
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
 
-class Progress(Protocol):
-    """What the readers call: one task at a time, advanced in units (bytes or images)."""
+class DataProgress(Protocol):
+    """What the downloads and readers call: one task at a time, advanced in units (bytes or images)."""
 
     def start(self, description: str, total: int | None, *, unit: str = "images") -> None: ...
 
@@ -68,7 +69,7 @@ class RichProgress:
             self._bar = None
 
 
-def as_progress(progress: bool | Progress | None) -> Progress:
+def as_progress(progress: bool | DataProgress | None) -> DataProgress:
     if progress is True:
         return RichProgress()
     if not progress:

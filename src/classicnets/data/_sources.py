@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import InvalidInputError, MissingFileError
-from ._progress import NullProgress, Progress
+from ._progress import DataProgress, NullProgress
 
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 IGNORED_DIRS = {"__MACOSX"}
@@ -91,7 +91,7 @@ def _pax_path(data: bytes) -> str | None:
     return path
 
 
-def iter_tar(path: Path, progress: Progress) -> Iterator[tuple[str, str, bytes | None]]:
+def iter_tar(path: Path, progress: DataProgress) -> Iterator[tuple[str, str, bytes | None]]:
     """Stream the members of a tar archive: ``(name, kind, content)`` with kind ``"file"`` or ``"dir"``.
 
     A small ustar/GNU/pax reader (regular files, folders, long names; links and
@@ -186,7 +186,7 @@ class FileScan:
     Hidden files and folders (``.name``, ``__MACOSX``) are skipped.
     """
 
-    def __init__(self, path: Path, want: Callable[[str], bool], progress: Progress | None = None) -> None:
+    def __init__(self, path: Path, want: Callable[[str], bool], progress: DataProgress | None = None) -> None:
         self.path, self.want = path, want
         self.progress = progress or NullProgress()
         self.dirs: set[str] = set()

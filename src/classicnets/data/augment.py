@@ -10,12 +10,18 @@ passed in (a ``torch.Generator``; the global generator when None), then moved
 to the batch's device.  The draws depend only on the generator's state and
 the batch shape, never on the number of threads or the device, so a seed
 gives the same augmented batch on CPU and CUDA, with 1 or 16 threads.
+
+:data:`TRAIN_PRESETS` is the one table ``--augment`` reads: each value's batch
+steps for cached images and the per-image preset that serves it for streamed
+files; :func:`train_transform` and :func:`eval_transform` are the training and
+evaluation pipelines built from it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -28,15 +34,19 @@ __all__ = [
     "Compose",
     "Cutout",
     "Normalize",
+    "Preset",
     "RandomCrop",
     "RandomHorizontalFlip",
     "RandomResizedCrop",
+    "TRAIN_PRESETS",
     "center_crop",
     "cutout",
+    "eval_transform",
     "hflip",
     "normalize",
     "random_crop",
     "random_resized_crop",
+    "train_transform",
 ]
 
 
@@ -289,20 +299,49 @@ class Cutout:
         return f"Cutout({self.length})"
 
 
-# -- presets -------------------------------------------------------------------
-def cifar_train(mean: Sequence[float], std: Sequence[float], *, padding: int = 4, flip: bool = True,
-                cutout: int = 0) -> Compose:
-    """The CIFAR recipe of He et al. (2016): 4-pixel zero pad, random 32x32 crop, flip; then normalise."""
-    steps: list[object] = [RandomCrop(padding=padding, flip=flip), Normalize(mean, std)]
-    if cutout:
-        steps.append(Cutout(cutout))
-    return Compose(steps)
+# -- the --augment presets ---------------------------------------------------------------
+def _pad(side: int) -> int:
+    """He et al.'s 4 pixels of zero padding at 32x32, scaled to the image side."""
+    return max(1, round(4 * side / 32))
 
 
-def inception_train(mean: Sequence[float], std: Sequence[float], *, size: int = 224,
-                    scale: tuple[float, float] = (0.08, 1.0)) -> Compose:
-    """Random-resized crop to ``size`` with flip, then normalise (for the cached square images)."""
-    return Compose([RandomResizedCrop(size, scale=scale, flip=True), Normalize(mean, std)])
+def _centered(side: int, size: int) -> list[object]:
+    """The central ``size`` square of ``side`` images (nothing when they already have that side)."""
+    return [CenterCrop(size)] if side != size else []
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One ``--augment`` value.
+
+    ``steps(side, size)``: the batch steps before normalization, for cached images of ``side`` pixels and a
+    model that sees ``size``.  ``streamed``: the per-image preset of
+    :data:`classicnets.data.streaming.PRESETS` that does the same to streamed files, or None where a
+    streamed dataset cannot be augmented this way.
+    """
+
+    steps: Callable[[int, int], list[object]]
+    streamed: str | None = None
+
+
+TRAIN_PRESETS: dict[str, Preset] = {
+    "none": Preset(_centered, streamed="imagenet-eval"),
+    "flip": Preset(lambda side, size: [*_centered(side, size), RandomHorizontalFlip()]),
+    # He et al. 2016, sec. 4.2 (CIFAR): "4 pixels are padded on each side, and a 32x32 crop is randomly
+    # sampled from the padded image or its horizontal flip"
+    "crop": Preset(lambda side, size: [RandomCrop(size, padding=_pad(side))]),
+    "crop-flip": Preset(lambda side, size: [RandomCrop(size, padding=_pad(side), flip=True)]),
+    # the "Inception" crop (Szegedy et al. 2015, sec. 6) and a flip: see random_resized_crop
+    "resized-crop-flip": Preset(lambda side, size: [RandomResizedCrop(size, flip=True)],
+                                streamed="imagenet-train"),
+}
+
+
+def train_transform(augment: str, mean: Sequence[float], std: Sequence[float], *, side: int, size: int) -> Compose:
+    """The ``--augment`` preset for cached ``side`` x ``side`` images seen at ``size``, then normalization."""
+    if augment not in TRAIN_PRESETS:
+        raise InvalidInputError(f"unknown --augment {augment!r}; choose {', '.join(TRAIN_PRESETS)}.")
+    return Compose([*TRAIN_PRESETS[augment].steps(side, size), Normalize(mean, std)])
 
 
 def eval_transform(mean: Sequence[float], std: Sequence[float], *, crop: int | None = None) -> Compose:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .._io import fsync_dir
 from ..errors import InvalidInputError, UserError
-from ._progress import Progress, as_progress
+from ._progress import DataProgress, as_progress
 from .cache import resolve_cache_dir
 
 CHUNK = 1 << 16
@@ -90,7 +90,7 @@ def _open(url: str, offset: int, timeout: float):
     return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
 
 
-def _transfer(url: str, part: Path, progress: Progress, timeout: float) -> None:
+def _transfer(url: str, part: Path, progress: DataProgress, timeout: float) -> None:
     """Append the rest of ``url`` to ``part`` (resuming from its size); raises OSError on a cut transfer."""
     offset = part.stat().st_size if part.exists() else 0
     try:
@@ -133,7 +133,7 @@ def download_file(
     remote: RemoteFile,
     folder: str | os.PathLike[str],
     *,
-    progress: bool | Progress = False,
+    progress: bool | DataProgress = False,
     retries: int = 3,
     timeout: float = 60.0,
 ) -> Path:
@@ -192,7 +192,7 @@ def download(
     root: str | os.PathLike[str] | None = None,
     *,
     base_url: str | None = None,
-    progress: bool | Progress = False,
+    progress: bool | DataProgress = False,
     retries: int = 3,
     timeout: float = 60.0,
     cache_dir: str | os.PathLike[str] | None = None,

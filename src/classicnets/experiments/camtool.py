@@ -1,6 +1,6 @@
 """``classicnets cam``: class activation maps of a trained run for image files, as overlay PNGs.
 
-Each image is read the way ``classicnets predict`` reads it (:func:`classicnets.train.predict.load_image`:
+Each image is read the way ``classicnets predict`` reads it (:func:`classicnets.train.predict.image_batch`:
 the run's resolution, central square, the run's normalization), the map is computed
 by :func:`classicnets.analysis.cam.class_activation_maps` for the top class, and
 ``<out>/<image name>-cam.png`` shows the image with the map blended on top, titled
@@ -24,14 +24,10 @@ def write_cams(run: str | Path, images: list[str | Path], *, out: str | Path | N
     A model whose head is not global average pooling + one linear layer (or
     NIN's class maps) is refused with the reason.
     """
-    import numpy as np
-    import torch
-
     from .._io import check_output_dir
     from ..analysis.cam import class_activation_maps, save_overlays
-    from ..data import augment
     from ..device import resolve_device
-    from ..train.predict import load_image
+    from ..train.predict import image_batch
     from ..train.runs import load_trained
 
     if not images:
@@ -42,13 +38,8 @@ def write_cams(run: str | Path, images: list[str | Path], *, out: str | Path | N
         raise InvalidInputError("cam needs a run directory (or a weights file inside one) for the class names, the "
                                 "input size and the normalization.")
     folder = check_output_dir(out if out is not None else trained.run_dir / "cam", "--out")
-    c, h, _ = trained.input_size
-    size = trained.cache_size or h
-    arrays = [load_image(p, size=size, crop=h, channels=c) for p in images]
-    x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
-    x = augment.normalize(x, trained.mean, trained.std).to(dev)
-    net = trained.model.to(dev)
-    result = class_activation_maps(net, x)
+    arrays, x = image_batch(trained, images)
+    result = class_activation_maps(trained.model.to(dev), x.to(dev))
     names = trained.classes or [str(i) for i in range(result.probs.shape[1])]
     written: list[dict[str, Any]] = []
     used: set[str] = set()

@@ -22,6 +22,10 @@ model_name the registered model name, for a clear refusal of a mismatch
 wall_s     the run's wall time so far, over all its sessions (older checkpoints: absent)
 ========== =====================================================================
 
+``step`` to ``best`` and ``wall_s`` are a :class:`RunState`, everything of a run
+that changes as it trains; the rest is fixed for the run or is the modules' own
+state dicts.
+
 It is written with :func:`classicnets.models.weights.atomic_write` (a
 temporary file in the same folder, fsync, rename), so a kill at any moment,
 even during the write, leaves the previous checkpoint intact.
@@ -30,6 +34,8 @@ even during the write, leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +46,40 @@ from ..errors import InvalidInputError, MissingFileError
 from ..models.weights import atomic_write
 
 VERSION = 1
+
+
+@dataclass
+class RunState:
+    """Everything of a run that changes as it trains (the training loop keeps nothing else that changes).
+
+    Exact at every checkpoint; between two, ``batch`` and ``totals`` are those of the last one (the loop
+    keeps the live running sums of the epoch on the device, to spare a synchronization per step).
+    """
+
+    step: int = 0  # optimizer steps done; the learning rate is a function of it
+    epoch: int = 0  # the epoch in progress, from 0
+    batch: int = 0  # the batches of it already done
+    # this rank's sums over the epoch in progress: loss, correct answers, images, seconds
+    totals: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])
+    history: list[dict[str, Any]] = field(default_factory=list)  # the metrics rows so far
+    best: dict[str, Any] = field(default_factory=lambda: {"val_acc": -1.0, "epoch": 0})
+    wall_before: float = 0.0  # the wall time of the earlier sessions, up to their last checkpoint
+    lr: float = 0.0  # the learning rate of the last step (not saved: a function of ``step``)
+
+    def to_dict(self, gather: Callable[[Any], list[Any]] = lambda x: [x]) -> dict[str, Any]:
+        """The checkpoint's entries ``step`` to ``best``; ``rng`` and ``totals`` hold every rank's, which
+        ``gather(x)`` returns (a list in rank order; every rank must call this at once)."""
+        return {"step": self.step, "epoch": self.epoch, "batch": self.batch, "rng": gather(get_rng_state()),
+                "totals": gather(list(self.totals)), "history": self.history, "best": self.best}
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any], *, rank: int = 0) -> RunState:
+        """Rank ``rank``'s state in a checkpoint (the random states are set by :func:`set_rng_state`)."""
+        totals = state["totals"]  # older checkpoints hold one list: rank 0's
+        mine = totals[rank] if totals and isinstance(totals[0], list) else totals
+        return cls(step=state["step"], epoch=state["epoch"], batch=state["batch"], totals=list(mine),
+                   history=list(state["history"]), best=dict(state["best"]),
+                   wall_before=float(state.get("wall_s", 0.0)))
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:

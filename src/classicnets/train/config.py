@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ..data.augment import TRAIN_PRESETS
 from ..errors import InvalidInputError, MissingFileError, UnknownOptionError
 from ..options import IMAGE_SIDE, SEEDS, Range, parse_key_values
 
@@ -39,7 +40,7 @@ else:  # pragma: no cover - Python 3.10
 OPTIMIZERS = ("sgd", "nesterov", "rmsprop", "adamw")
 SCHEDULES = ("step", "multistep", "cosine", "onecycle", "exponential", "constant")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-AUGMENTS = ("none", "flip", "crop", "crop-flip", "resized-crop-flip")
+AUGMENTS = tuple(TRAIN_PRESETS)  # the --augment values (classicnets.data.augment)
 MAX_STEPS = 10**9
 THREADS = Range(1, os.cpu_count() or 1)  # more threads than cores only oversubscribes the machine
 #: Learning rates: up to 1e9, so that a run may still be driven to diverge on purpose (the loop stops it with

@@ -1,9 +1,9 @@
 """Evaluation: top-1, top-5, per-class accuracy, confusion matrix and loss.
 
-:func:`evaluate` runs a model over batches (the training loop uses it for the
-validation split); :func:`evaluate_run` is the ``classicnets eval`` command:
-it loads a run directory or a weights file, the dataset split, optionally
-folds BatchNorm, and writes the confusion matrix as CSV.
+:func:`evaluate` runs a model over batches of any split (the training loop
+uses it for the validation and test splits, the experiments for theirs);
+:func:`classicnets.train.eval_run.evaluate_run`, behind ``classicnets eval``,
+brings a trained run and a dataset split to it.
 """
 
 from __future__ import annotations
@@ -12,17 +12,12 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._io import check_output_file
-from ..device import resolve_device
-from ..errors import InvalidInputError
-from ..options import Range, default_split
 from . import distributed
 from .distributed import DistInfo
 
@@ -102,143 +97,3 @@ def evaluate(
     return EvalResult(n=int(sums[3]), loss=sums[0] / total, top1=sums[1] / total, top5=sums[2] / total,
                       confusion=conf.round().to(torch.int64).reshape(num_classes, num_classes).cpu(),
                       classes=list(classes or []))
-
-
-def write_confusion(result: EvalResult, path: str | Path) -> Path:
-    from .rundir import write_text
-
-    return write_text(Path(path), result.confusion_csv())
-
-
-EVAL_BATCH = Range(1, 65536)
-
-
-def _load_model(run: str | Path, dataset: str | None, model: str | None) -> tuple[Any, str]:
-    """The trained model and the dataset to evaluate it on (the run's unless ``dataset`` is given)."""
-    from .. import data as cndata
-    from .runs import load_trained
-
-    probe = load_trained(run, model=model) if dataset is None else None
-    name = dataset if dataset is not None else probe.dataset
-    if name is None:
-        raise InvalidInputError(f"{run} is a bare weights file: name its dataset with --dataset NAME.")
-    if probe is not None and probe.run_dir is not None:
-        return probe, name
-    spec = cndata.get_spec(name)
-    return load_trained(run, model=model, num_classes=spec.num_classes,
-                        in_chans=spec.image_shape[2] if spec.image_shape else None), name
-
-
-def _choose_split(splits: dict[str, Any], split: str | None, trained: Any, name: str,
-                  whole: Any, part: Any) -> tuple[str, Any]:
-    """``(split name, whole(splits[split]))``; ``val`` of a dataset without one is what the run held out of
-    train: ``part(splits["train"], indices)``.  Serves cached splits and streamed files alike."""
-    held_out = bool(trained.val_split) and name == trained.dataset and "train" in splits
-    if split is None:
-        split = default_split(splits) or ("val" if held_out else None)
-    if split in splits:
-        return split, whole(splits[split])
-    if split == "val" and held_out:
-        from ..data import stratified_split
-
-        tr = splits["train"]
-        return split, part(tr, stratified_split(tr.labels, trained.val_split, trained.seed)[1])
-    known = [*splits, *(["val (held out of train by the run)"] if held_out and "val" not in splits else [])]
-    raise InvalidInputError(f"{name} has no split {split!r}; available: {', '.join(known)}.")
-
-
-def eval_data(name: str, root: str | None, trained: Any, split: str | None, batch_size: int,
-              device: torch.device) -> tuple[str, list[str], Iterable[tuple[torch.Tensor, torch.Tensor]]]:
-    """The one place ``eval`` reads its data: ``(split, class names, normalized batches at the model's size)``."""
-    from .. import data as cndata
-
-    spec = cndata.get_spec(name)
-    if spec.resizable and root is not None:
-        plan = cndata.plan(name, root, trained.input_size[1] if trained.input_size else None)
-        if plan.streaming:
-            return _streamed_eval_data(name, plan, trained, split, batch_size, device)
-    splits = cndata.load_splits(name, root, size=trained.cache_size if spec.resizable else None)
-    split, (images, labels) = _choose_split(splits, split, trained, name, lambda d: (d.images, d.labels),
-                                            lambda d, idx: (d.images[idx], d.labels[idx]))
-    ds = splits["train"] if "train" in splits else splits[split]  # classes; normalization of a bare weights file
-    h, c = images.shape[1], images.shape[3]
-    mc, want, _ = trained.input_size or (c, h, h)
-    if ds.num_classes != trained.model.num_classes or c != mc or want > h:
-        raise InvalidInputError(f"{name}/{split} ({ds.num_classes} classes, {h}x{h}x{c} images) does not fit "
-                                f"the model ({trained.model.num_classes} classes, {want}x{want}x{mc} inputs); "
-                                "evaluate on the dataset it was trained on.")
-    transform = cndata.augment.eval_transform(trained.mean or ds.mean, trained.std or ds.std,
-                                              crop=want if want != h else None)
-    loader = cndata.DataLoader((images, labels), batch_size, shuffle=False, transform=transform, device=device, rank=0,
-                               world_size=1)
-    return split, list(ds.classes), loader
-
-
-def _streamed_eval_data(name: str, plan: Any, trained: Any, split: str | None, batch_size: int,
-                        device: torch.device) -> tuple[str, list[str], Any]:
-    """:func:`eval_data` for a dataset too big for the cache: files decoded by loader workers, resized to
-    8/7 of the model's side and center-cropped (the ``imagenet-eval`` preset)."""
-    from .. import data as cndata
-
-    files = cndata.open_files(name, plan.root, layout=plan.layout)
-    split, chosen = _choose_split(files, split, trained, name, lambda f: f, lambda f, idx: f.subset(idx))
-    if chosen.num_classes != trained.model.num_classes:
-        raise InvalidInputError(f"{name}/{split} has {chosen.num_classes} classes, the model "
-                                f"{trained.model.num_classes}; evaluate on the dataset it was trained on.")
-    tr = files.get("train", chosen)
-    norm = cndata.augment.Normalize(trained.mean or tr.mean, trained.std or tr.std)
-    loader = cndata.StreamingLoader(chosen, batch_size, augment="imagenet-eval", image_size=plan.image_size,
-                                    shuffle=False, transform=norm, device=device, rank=0, world_size=1,
-                                    workers=plan.workers)
-    return split, list(chosen.classes), loader
-
-
-def _confusion_path(trained: Any, split: str, fold_bn: bool) -> Path:
-    if trained.run_dir is not None:
-        return trained.run_dir / "eval" / f"confusion-{split}{'-folded' if fold_bn else ''}.csv"
-    return trained.weights.with_name(f"{trained.weights.stem}-confusion-{split}.csv")
-
-
-def evaluate_run(
-    run: str | Path,
-    *,
-    dataset: str | None = None,
-    data_dir: str | None = None,
-    split: str | None = None,
-    fold_bn: bool = False,
-    precision: str = "fp32",
-    batch_size: int = 256,
-    model: str | None = None,
-    device: str = "auto",
-    confusion_csv: str | Path | None = None,
-) -> dict[str, Any]:
-    """``classicnets eval``: metrics of a run's (or weights file's) model on a dataset split.
-
-    ``dataset``/``data_dir`` default to the run's, ``split`` to the one the run was measured on
-    (:func:`classicnets.options.default_split`).  Returns ``{"summary": {...}, "text": "...", "result": EvalResult,
-    "confusion_csv": path}``.
-    """
-    from ..device import autocast_dtype
-    from ..models.fold import fold_batchnorm
-
-    dev = resolve_device(device)
-    EVAL_BATCH.check(batch_size, "--batch-size")
-    if confusion_csv is not None:
-        check_output_file(confusion_csv, "--confusion")
-    trained, name = _load_model(run, dataset, model)
-    root = data_dir if data_dir is not None else (trained.data_dir if name == trained.dataset else None)
-    split, classes, batches = eval_data(name, root, trained, split, batch_size, dev)
-    path = Path(confusion_csv) if confusion_csv is not None else \
-        check_output_file(_confusion_path(trained, split, fold_bn), "--confusion")
-    net = (fold_batchnorm(trained.model) if fold_bn else trained.model).to(dev)
-    r = evaluate(net, batches, num_classes=len(classes), device=dev, amp_dtype=autocast_dtype(precision, dev),
-                 classes=classes)
-    path = write_confusion(r, path)
-    summary = {"model": trained.model_name, "weights": str(trained.weights), "dataset": name, "split": split,
-               "fold_bn": fold_bn, "precision": precision, **r.summary(), "confusion_csv": str(path)}
-    lines = [f"{trained.model_name} ({trained.weights}) on {name}, split {split!r}, {r.n} images"
-             f"{', BatchNorm folded' if fold_bn else ''}, {precision}:",
-             f"  top-1 {100 * r.top1:.2f}%  top-5 {100 * r.top5:.2f}%  loss {r.loss:.4f}",
-             "  per class: " + ", ".join(f"{c} {100 * a:.1f}%" for c, a in zip(classes, r.per_class, strict=True)),
-             f"  confusion matrix: {path}"]
-    return {"summary": summary, "text": "\n".join(lines), "result": r, "confusion_csv": path}

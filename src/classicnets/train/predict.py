@@ -1,11 +1,13 @@
 """``classicnets predict``: top-k classes of image files, with the run's class names.
 
-Each image is read with :func:`classicnets.data.images.read_image` (a missing, corrupt or
-oversized file is one clear error naming it),
-brought to the run's input size the way its data were (shorter side resized and
-the central square kept, for variable-size datasets at the cached size and then
-center-cropped; fixed-size datasets resized straight to their size), converted
-to grey for one-channel models, and normalized with the run's mean and std.
+:func:`image_batch` is the one way from a trained run and image files to the
+batch its model takes (``predict`` and ``cam`` both use it).  Each image is
+read with :func:`classicnets.data.images.read_image` (a missing, corrupt or
+oversized file is one clear error naming it), brought to the run's input size
+the way its data were (shorter side resized and the central square kept, for
+variable-size datasets at the cached size and then center-cropped; fixed-size
+datasets resized straight to their size), converted to grey for one-channel
+models, and normalized with the run's mean and std.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from ..data.images import read_image
 from ..device import resolve_device
 from ..errors import InvalidInputError
 from ..options import Range
-from .runs import find_run_dir, load_trained
+from .runs import Trained, find_run_dir, load_trained
 
 TOP_K = Range(1, 1000)
 
@@ -40,6 +42,14 @@ def load_image(path: str | Path, *, size: int, crop: int, channels: int) -> np.n
     return np.ascontiguousarray(arr)
 
 
+def image_batch(trained: Trained, paths: list[str | Path]) -> tuple[list[np.ndarray], torch.Tensor]:
+    """``(the (H, W, C) uint8 images, the normalized N x C x H x W float32 batch)`` of ``paths`` for ``trained``."""
+    c, h, _ = trained.input_size
+    arrays = [load_image(p, size=trained.cache_size or h, crop=h, channels=c) for p in paths]
+    x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+    return arrays, augment.normalize(x, trained.mean, trained.std)
+
+
 @torch.no_grad()
 def predict_files(run: str | Path, images: list[str | Path], *, top_k: int = 5, model: str | None = None,
                   device: str = "cpu") -> list[dict[str, Any]]:
@@ -50,13 +60,9 @@ def predict_files(run: str | Path, images: list[str | Path], *, top_k: int = 5, 
         raise InvalidInputError(f"{run}: predict needs a run directory (or a weights file inside one) for the "
                                 "class names and the normalization.")
     trained = load_trained(run, model=model)
-    c, h, _ = trained.input_size
-    size = trained.cache_size or h
-    x = np.stack([load_image(p, size=size, crop=h, channels=c) for p in images])
-    xb = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
-    xb = augment.normalize(xb, trained.mean, trained.std).to(dev)
+    _, x = image_batch(trained, images)
     net = trained.model.to(dev).eval()
-    probs = torch.softmax(net(xb).float(), dim=1).cpu()
+    probs = torch.softmax(net(x.to(dev)).float(), dim=1).cpu()
     k = min(top_k, probs.shape[1])
     p, idx = probs.topk(k, dim=1)
     names = trained.classes

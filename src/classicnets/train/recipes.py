@@ -291,12 +291,9 @@ class Schedule:
     warmup_steps: int = 0
     warmup_lr: float | None = None
 
-    def lr_at(self, step: int) -> float:
-        """The learning rate of optimizer step ``step`` (0-based)."""
-        return lr_at(self, step)
-
 
 def lr_at(s: Schedule, step: int) -> float:
+    """The learning rate of optimizer step ``step`` (0-based)."""
     if step < s.warmup_steps:
         if s.warmup_lr is not None:
             return s.warmup_lr
