@@ -32,7 +32,7 @@ LAYERS = {
     "report": set(),
     "cli": {"experiments", "train", "analysis", "models", "data", "report"},
 }
-SHARED = {"errors", "_io", "options", "device", "reference", "layers", "__init__", "__main__"}
+SHARED = {"errors", "_io", "options", "device", "reference", "layers", "runfiles", "__init__", "__main__"}
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,8 @@ def layer_crossings(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
         for t in sorted(targets):
             dst = _layer(t)
             if dst is None or dst == src:
-                if dst is None and t != PACKAGE and src == "report" and t.split(".")[1] not in ("errors", "_io"):
+                if (dst is None and t != PACKAGE and src == "report"
+                        and t.split(".")[1] not in ("errors", "_io", "runfiles")):
                     bad.append((mod, t))
                 continue
             if dst not in LAYERS[src]:

@@ -61,8 +61,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("runs/tta-fast-cifar"))
     ap.add_argument("--paper-run", type=Path, help="a finished resnet-cifar run on the same data")
     args = ap.parse_args()
+    from classicnets.runfiles import RunFiles
     from classicnets.train import TrainConfig, fit
-    from classicnets.train.rundir import cpu_name, read_metrics
+    from classicnets.train.rundir import cpu_name
 
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     if rank == 0:
@@ -76,7 +77,7 @@ def main() -> None:
                         progress="lines"))
     if rank != 0:
         return
-    rows = read_metrics(args.out)
+    rows = RunFiles(args.out).read_metrics()
     elapsed = 0.0
     reached: dict[int, tuple[int, float]] = {}
     print("epoch  test acc (single crop)  cumulative training time")

@@ -1,4 +1,5 @@
-"""Durable file writes shared by every layer, the figures' backend (:func:`pyplot`) (weights, checkpoints, caches, downloads), and the check of an
+"""Durable file writes shared by every layer (weights, checkpoints, caches, downloads), the figures'
+backend (:func:`pyplot`), and the check of an
 output path before any work starts (:func:`check_output_dir`, :func:`check_output_file`).
 
 ``atomic_write`` writes through a temporary file in the destination folder,

@@ -31,13 +31,13 @@ out and lists it at the top of the report instead.
 
 from __future__ import annotations
 
-from ._load import Collection, Experiment, Image, Run, collect, find_targets, read_experiment, read_run
+from ._load import Collection, ExperimentDir, Image, Run, collect, find_targets, read_experiment, read_run
 from ._render import FORMATS, md_escape, render_html, render_markdown, write_report
 
 __all__ = [
     "FORMATS",
     "Collection",
-    "Experiment",
+    "ExperimentDir",
     "Image",
     "Run",
     "collect",

@@ -3,7 +3,9 @@
 Nothing here imports the rest of classicnets (models, data, train, ...): the
 report reads what the training engine and the experiments wrote, in the formats
 that ``docs/training.md`` and ``docs/experiments.md`` describe, so it can render
-folders copied from another machine without building a model.
+folders copied from another machine without building a model.  Run directories
+are read through :mod:`classicnets.runfiles`, the same readers the training
+engine uses.
 
 A *run directory* holds any of ``config.toml``, ``metrics.csv``, ``metrics.jsonl``
 or ``checkpoints/``; an *experiment directory* holds ``results.json`` or
@@ -14,8 +16,6 @@ with the file's path.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
 import re
@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError, MissingFileError
+from ..runfiles import RUN_MARKERS, RunFiles, epoch_rows, flatten, read_json, read_metrics_table, read_text
 
-RUN_MARKERS = ("config.toml", "metrics.csv", "metrics.jsonl", "checkpoints")
 EXPERIMENT_MARKERS = ("results.json", "experiment.json")
 #: Files that stand for the directory holding them when given on the command line.
-KNOWN_FILES = frozenset(RUN_MARKERS + EXPERIMENT_MARKERS + ("summary.md", "result.json", "env.json"))
+KNOWN_FILES = frozenset(RUN_MARKERS + EXPERIMENT_MARKERS + ("summary.md", RunFiles.result.name, RunFiles.env.name))
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
                ".webp": "image/webp"}
 _MAGIC = {"image/png": (b"\x89PNG\r\n\x1a\n",), "image/jpeg": (b"\xff\xd8\xff",),
@@ -94,7 +94,7 @@ class Run:
 
 
 @dataclass
-class Experiment:
+class ExperimentDir:
     """One experiment directory: results.json, summary.md, figures and its runs."""
 
     path: Path
@@ -141,7 +141,7 @@ class Collection:
     """Everything found under the paths given, in the order found, plus the problems skipped."""
 
     runs: list[Run] = field(default_factory=list)  # standalone runs
-    experiments: list[Experiment] = field(default_factory=list)
+    experiments: list[ExperimentDir] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def all_runs(self) -> list[Run]:
@@ -154,7 +154,7 @@ def is_experiment_dir(path: Path) -> bool:
 
 
 def is_run_dir(path: Path) -> bool:
-    return any((path / m).exists() for m in RUN_MARKERS)
+    return RunFiles(path).holds_run()
 
 
 def find_targets(paths: list[str | os.PathLike[str]]) -> list[tuple[str, Path, str]]:
@@ -253,174 +253,41 @@ def _as_dict(v: Any) -> dict[str, Any]:
     return v if isinstance(v, dict) else {}
 
 
-def read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise InvalidInputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}).") from None
-    except OSError as e:
-        raise InvalidInputError(f"{path}: cannot read it ({e.strerror or e}).") from None
+def _config(files: RunFiles, fb: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """config.toml flattened (``model_args.stem``), else the config the experiment recorded."""
+    if files.config.is_file():
+        return flatten(files.read_config())
+    if not fb.get("config"):
+        notes.append("no config.toml")
+    return flatten(_as_dict(fb.get("config")))
 
 
-def read_json(path: Path, kind: type = dict) -> Any:
-    text = read_text(path)
-    try:
-        value = json.loads(text)
-    except ValueError as e:
-        raise InvalidInputError(f"{path}: corrupt JSON ({e}).") from None
-    if not isinstance(value, kind):
-        raise InvalidInputError(f"{path}: expected a JSON {'object' if kind is dict else 'array'}, "
-                                f"found {type(value).__name__}.")
-    return value
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    """``config.toml`` as a flat ``{key: value}``: tables become ``table.key``."""
-    text = read_text(path)
-    try:
-        import tomllib  # Python 3.11+
-    except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-        try:
-            import tomli as tomllib  # type: ignore[no-redef]
-        except ModuleNotFoundError:
-            return _toml_lines(text)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise InvalidInputError(f"{path}: corrupt TOML ({e}).") from None
-    return _flatten(data)
-
-
-def _toml_lines(text: str) -> dict[str, Any]:  # pragma: no cover - only without tomllib and tomli
-    out: dict[str, Any] = {}
-    table = ""
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("[") and line.endswith("]"):
-            table = line.strip("[]").strip() + "."
-        elif "=" in line and not line.startswith("#"):
-            k, v = line.split("=", 1)
-            out[table + k.strip()] = v.strip().strip('"')
-    return out
-
-
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
-def read_metrics_csv(path: Path) -> tuple[list[str], list[dict[str, float]]]:
-    """The columns and the rows of ``metrics.csv`` as floats (empty cells: NaN), checked cell by cell."""
-    text = read_text(path)
-    rows = list(csv.reader(text.splitlines()))
-    if not rows:
-        raise InvalidInputError(f"{path}: empty file (expected a header line starting with 'epoch').")
-    header = [h.strip() for h in rows[0]]
-    if "epoch" not in header or len(set(header)) != len(header) or any(not h for h in header):
-        raise InvalidInputError(f"{path}: line 1 is not a metrics header (expected columns such as epoch, step, "
-                                f"train_loss, val_acc; found {','.join(header)[:120]!r}).")
-    out = []
-    for n, row in enumerate(rows[1:], start=2):
-        if not row:
-            continue
-        if len(row) != len(header):
-            raise InvalidInputError(f"{path}: line {n} has {len(row)} fields, the header {len(header)} "
-                                    "(a truncated or corrupt file).")
-        values: dict[str, float] = {}
-        for col, cell in zip(header, row, strict=True):
-            cell = cell.strip()
-            if cell == "":
-                values[col] = math.nan
-                continue
-            try:
-                values[col] = float(cell)
-            except ValueError:
-                raise InvalidInputError(f"{path}: line {n}: {col} is {cell[:40]!r}, not a number.") from None
-        out.append(values)
-    return header, out
-
-
-def read_metrics_jsonl(path: Path) -> tuple[list[str], list[dict[str, float]]]:
-    """The epoch rows of ``metrics.jsonl`` (used when a run has no metrics.csv)."""
-    cols: list[str] = []
-    rows = []
-    for n, line in enumerate(read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as e:
-            raise InvalidInputError(f"{path}: line {n} is not JSON ({e}).") from None
-        if not isinstance(row, dict):
-            raise InvalidInputError(f"{path}: line {n} is not a JSON object.")
-        if row.get("kind", "epoch") != "epoch":
-            continue
-        values = {k: float(v) if _finite(v) else math.nan for k, v in row.items() if k != "kind"}
-        cols += [k for k in values if k not in cols]
-        rows.append(values)
-    return cols, rows
-
-
-def _history_from_json(history: Any, where: str) -> tuple[list[str], list[dict[str, float]]]:
-    cols: list[str] = []
-    rows = []
-    for i, row in enumerate(_as_list(history)):
-        if not isinstance(row, dict):
-            raise InvalidInputError(f"{where}: history row {i} is not an object.")
-        values = {k: float(v) if _finite(v) else math.nan for k, v in row.items() if k != "kind"}
-        cols += [k for k in values if k not in cols]
-        rows.append(values)
-    return cols, rows
-
-
-def _files(path: Path) -> list[tuple[str, int]]:
-    out = []
-    for sub in ("weights", "checkpoints"):
-        d = path / sub
-        if d.is_dir():
-            for f in sorted(d.iterdir()):
-                if f.is_file() and not f.name.startswith("."):
-                    out.append((f"{sub}/{f.name}", f.stat().st_size))
-    return out
+def _history(files: RunFiles, fb: dict[str, Any], notes: list[str]) -> tuple[list[str], list[dict[str, float]]]:
+    """The epoch rows: metrics.csv, else metrics.jsonl, else the history the experiment recorded."""
+    if files.metrics_csv.is_file():
+        return read_metrics_table(files.metrics_csv)
+    if files.metrics_jsonl.is_file():
+        return files.read_metrics_jsonl()
+    if not fb.get("history"):
+        notes.append("no metrics.csv: no epoch has finished")
+    return epoch_rows(fb.get("history"), f"{files.path} (results.json)")
 
 
 def read_run(path: Path, name: str, *, experiment: str = "", fallback: dict[str, Any] | None = None) -> Run:
     """Read one run directory.  ``fallback`` is the run's entry in an experiment's results.json, used for
     what the directory lacks (a run folder left out when the experiment was copied)."""
     fb = _as_dict(fallback)
+    files = RunFiles(path)
     run = Run(path=path, name=name, experiment=experiment)
-    if (path / "config.toml").is_file():
-        run.config = read_toml(path / "config.toml")
-    elif fb.get("config"):
-        run.config = _flatten(_as_dict(fb.get("config")))
-    else:
-        run.notes.append("no config.toml")
-    if (path / "env.json").is_file():
-        run.env = read_json(path / "env.json")
-    if (path / "data.json").is_file():
-        run.data = read_json(path / "data.json")
-    if (path / "classes.json").is_file():
-        run.classes = [str(c) for c in read_json(path / "classes.json", list)]
-    elif isinstance(run.data.get("classes"), list):
-        run.classes = [str(c) for c in run.data["classes"]]
-    if (path / "metrics.csv").is_file():
-        run.columns, run.history = read_metrics_csv(path / "metrics.csv")
-    elif (path / "metrics.jsonl").is_file():
-        run.columns, run.history = read_metrics_jsonl(path / "metrics.jsonl")
-    elif fb.get("history"):
-        run.columns, run.history = _history_from_json(fb["history"], f"{path} (results.json)")
-    else:
-        run.notes.append("no metrics.csv: no epoch has finished")
-    if (path / "result.json").is_file():
-        run.result = read_json(path / "result.json")
-    elif isinstance(fb.get("result"), dict):
-        run.result = fb["result"]
-    run.files = _files(path)
+    run.config = _config(files, fb, run.notes)
+    run.env = files.read_env() if files.env.is_file() else {}
+    run.data = files.read_data() if files.data.is_file() else {}
+    run.classes = files.read_classes() if files.classes.is_file() else [str(c) for c in
+                                                                         _as_list(run.data.get("classes"))]
+    run.columns, run.history = _history(files, fb, run.notes)
+    run.result = files.read_result() if files.result.is_file() else (
+        fb["result"] if isinstance(fb.get("result"), dict) else None)
+    run.files = files.saved_files()
     status = str(fb.get("status") or "")
     if status in ("finished", "diverged"):
         run.status = status
@@ -456,17 +323,15 @@ def read_image(path: Path, root: Path) -> Image:
 _IMAGE_REF = re.compile(r"!\[[^\]]*\]\(([^)\s]+)")
 
 
-def read_experiment(path: Path, name: str) -> Experiment:
+def read_experiment(path: Path, name: str) -> ExperimentDir:
     """Read one experiment directory and every run directory in it."""
-    exp = Experiment(path=path, name=name)
+    exp = ExperimentDir(path=path, name=name)
     if (path / "results.json").is_file():
         exp.results = read_json(path / "results.json")
     else:
         exp.notes.append("no results.json: the experiment has not finished its analysis")
-    if (path / "experiment.json").is_file():
-        exp.state = read_json(path / "experiment.json")
-    if (path / "summary.md").is_file():
-        exp.summary = read_text(path / "summary.md")
+    exp.state = read_json(path / "experiment.json") if (path / "experiment.json").is_file() else {}
+    exp.summary = read_text(path / "summary.md") if (path / "summary.md").is_file() else None
     # figures: those results.json lists, those summary.md shows, and any other image in figures/
     wanted = [str(f) for f in _as_list(exp.results.get("figures"))]
     if exp.summary:

@@ -136,88 +136,109 @@ def _verdict(text: str) -> str:
     return m.group(1) if m else ""
 
 
+def _kind(lines: list[str], i: int, in_paragraph: bool) -> str:
+    """What line ``i`` starts, the first of these that fits."""
+    line = lines[i]
+    if not line.strip():
+        return "blank"
+    if _FENCE.match(line):
+        return "code"
+    if _HEADING.match(line):
+        return "heading"
+    if "|" in line and i + 1 < len(lines) and _SEP.match(lines[i + 1]) and "-" in lines[i + 1]:
+        return "table"
+    if _RULE.match(line) and not in_paragraph:
+        return "rule"
+    if _BULLET.match(line):
+        return "list"
+    return "text"
+
+
+def _code(lines: list[str], i: int, shift: int) -> tuple[Block, int]:
+    """The code block whose opening fence is line ``i``, and the line after its closing fence."""
+    mark = _FENCE.match(lines[i]).group(1)  # type: ignore[union-attr]
+    body = []
+    i += 1
+    while i < len(lines) and not lines[i].strip().startswith(mark):
+        body.append(lines[i])
+        i += 1
+    return Block("code", text="\n".join(body)), i + 1
+
+
+def _heading(lines: list[str], i: int, shift: int) -> tuple[Block, int]:
+    m = _HEADING.match(lines[i])
+    assert m is not None  # _kind said so
+    return Block("heading", inline(m.group(2)), level=min(6, len(m.group(1)) + shift)), i + 1
+
+
+def _table(lines: list[str], i: int, shift: int) -> tuple[Block, int]:
+    """The table whose header is line ``i`` (its separator line ``i + 1``), and the line after it."""
+    header = _cells(lines[i])
+    align = [_align(c) for c in _cells(lines[i + 1])]
+    align = (align + ["left"] * len(header))[:len(header)]
+    rows = []
+    i += 2
+    while i < len(lines) and lines[i].strip() and "|" in lines[i]:
+        cells = (_cells(lines[i]) + [""] * len(header))[:len(header)]
+        rows.append([inline(c) for c in cells])
+        i += 1
+    return Block("table", header=[inline(c) for c in header], align=align, rows=rows), i
+
+
+def _list(lines: list[str], i: int, shift: int) -> tuple[Block, int]:
+    """The list starting at line ``i``: its items of one kind (numbered or not), each with its continuation
+    lines, and the line after it."""
+    ordered = _BULLET.match(lines[i]).group(1) is not None  # type: ignore[union-attr]
+    block = Block("list", ordered=ordered)
+    while i < len(lines):
+        b = _BULLET.match(lines[i])
+        if b and (b.group(1) is not None) == ordered:
+            block.items.append(inline(b.group(2).strip()))
+            block.item_verdicts.append(_verdict(b.group(2).strip()))
+        elif b is None and lines[i].strip() and lines[i].startswith((" ", "\t")) and block.items:
+            prev = block.items.pop()  # a continuation line of the item before
+            raw = block.item_verdicts.pop()
+            text_so_far = _plain(prev) + " " + lines[i].strip()
+            block.items.append(inline(text_so_far))
+            block.item_verdicts.append(raw or _verdict(text_so_far))
+        else:
+            break
+        i += 1
+    return block, i
+
+
+_BLOCKS = {"code": _code, "heading": _heading, "table": _table, "list": _list}
+
+
+def _paragraph(lines: list[str]) -> Block:
+    joined = " ".join(s.strip() for s in lines)
+    return Block("paragraph", inline(joined), verdict=_verdict(joined))
+
+
 def parse(text: str, *, shift: int = 0) -> list[Block]:
     """Blocks of ``text``; headings move ``shift`` levels down (at most to level 6)."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     blocks: list[Block] = []
     para: list[str] = []
-
-    def flush() -> None:
-        if para:
-            joined = " ".join(s.strip() for s in para)
-            blocks.append(Block("paragraph", inline(joined), verdict=_verdict(joined)))
-            para.clear()
-
     i = 0
     while i < len(lines):
-        line = lines[i]
-        if not line.strip():
-            flush()
+        kind = _kind(lines, i, bool(para))
+        if kind == "text":
+            para.append(lines[i])
             i += 1
             continue
-        fence = _FENCE.match(line)
-        if fence:
-            flush()
-            mark = fence.group(1)
-            body = []
-            i += 1
-            while i < len(lines) and not lines[i].strip().startswith(mark):
-                body.append(lines[i])
-                i += 1
-            blocks.append(Block("code", text="\n".join(body)))
-            i += 1
-            continue
-        heading = _HEADING.match(line)
-        if heading:
-            flush()
-            blocks.append(Block("heading", inline(heading.group(2)), level=min(6, len(heading.group(1)) + shift)))
-            i += 1
-            continue
-        if "|" in line and i + 1 < len(lines) and _SEP.match(lines[i + 1]) and "-" in lines[i + 1]:
-            flush()
-            header = _cells(line)
-            align = [_align(c) for c in _cells(lines[i + 1])]
-            align = (align + ["left"] * len(header))[:len(header)]
-            rows = []
-            i += 2
-            while i < len(lines) and lines[i].strip() and "|" in lines[i]:
-                cells = (_cells(lines[i]) + [""] * len(header))[:len(header)]
-                rows.append([inline(c) for c in cells])
-                i += 1
-            blocks.append(Block("table", header=[inline(c) for c in header], align=align, rows=rows))
-            continue
-        if _RULE.match(line) and not para:
-            blocks.append(Block("rule"))
-            i += 1
-            continue
-        bullet = _BULLET.match(line)
-        if bullet:
-            flush()
-            ordered = bullet.group(1) is not None
-            block = Block("list", ordered=ordered)
-            while i < len(lines):
-                b = _BULLET.match(lines[i])
-                if b and (b.group(1) is not None) == ordered:
-                    item = [b.group(2).strip()]
-                elif b is None and lines[i].strip() and lines[i].startswith((" ", "\t")) and block.items:
-                    item = None  # a continuation line of the item before
-                else:
-                    break
-                if item is None:
-                    prev = block.items.pop()
-                    raw = block.item_verdicts.pop()
-                    text_so_far = _plain(prev) + " " + lines[i].strip()
-                    block.items.append(inline(text_so_far))
-                    block.item_verdicts.append(raw or _verdict(text_so_far))
-                else:
-                    block.items.append(inline(item[0]))
-                    block.item_verdicts.append(_verdict(item[0]))
-                i += 1
+        if para:
+            blocks.append(_paragraph(para))
+            para = []
+        if kind in _BLOCKS:
+            block, i = _BLOCKS[kind](lines, i, shift)
             blocks.append(block)
             continue
-        para.append(line)
-        i += 1
-    flush()
+        if kind == "rule":
+            blocks.append(Block("rule"))
+        i += 1  # past the rule or the blank line
+    if para:
+        blocks.append(_paragraph(para))
     return blocks
 
 

@@ -25,7 +25,7 @@ from .._io import atomic_write
 from ..errors import InvalidInputError
 from . import _markdown
 from ._figures import comparison_curves, run_curves
-from ._load import Collection, Experiment, Image, Run, _finite, collect, rel_key
+from ._load import Collection, ExperimentDir, Image, Run, _finite, collect, rel_key
 from ._templates import CSS, HTML, MARKDOWN
 
 FORMATS = ("html", "markdown")
@@ -243,7 +243,7 @@ def _results_table(t: Any) -> dict[str, Any] | None:
     return view
 
 
-def view_experiment(exp: Experiment, eid: str, embed: Embed) -> dict[str, Any]:
+def view_experiment(exp: ExperimentDir, eid: str, embed: Embed) -> dict[str, Any]:
     res = exp.results
     facts: list[tuple[str, str]] = [("experiment", value(res.get("experiment") or exp.state.get("experiment")))]
     facts.append(("scale", value(res.get("scale") or exp.state.get("scale"))))

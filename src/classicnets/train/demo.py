@@ -17,9 +17,10 @@ from typing import Any
 
 from ..errors import InvalidInputError, UserError
 from ..options import Range
-from .config import TrainConfig, load_toml
+from .config import TrainConfig
 from .loop import RunResult, fit
 from .plot import plot_runs
+from .rundir import RunDir
 
 DEMO_MODELS = ("plain56", "resnet56")
 DEMO_SETTINGS: dict[str, Any] = {"epochs": 10.0, "batch_size": 32, "lr": 0.05, "seed": 0}
@@ -75,7 +76,7 @@ def demo(*, out: str | Path = "runs/demo", epochs: float | None = None,
 def _is_demo_run(run: Path, model: str) -> bool:
     """Is ``run`` a run directory the demo wrote (``model`` on digits), safe to replace?"""
     try:
-        cfg = load_toml(run / "config.toml")
-    except (OSError, UserError):  # missing or unreadable: not ours
+        cfg = RunDir(run).read_config()
+    except UserError:  # missing or unreadable: not ours
         return False
     return cfg.get("model") == model and cfg.get("dataset") == "digits"

@@ -11,30 +11,27 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .._io import check_output_file, save_figure
-from ..errors import InvalidInputError
-from .rundir import CSV_COLUMNS, read_metrics
+from .._io import check_output_file, pyplot, save_figure
+from ..errors import InvalidInputError, UserError
+from ..runfiles import CSV_COLUMNS
+from .rundir import RunDir
 
 
 def plot_runs(runs: list[str | Path], *, metric: str = "val_acc", out: str | Path | None = None,
               labels: list[str] | None = None, title: str | None = None) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     if metric not in CSV_COLUMNS:
         raise InvalidInputError(f"unknown metric {metric!r}; metrics.csv has {', '.join(CSV_COLUMNS)}.")
     if labels and len(labels) != len(runs):
         raise InvalidInputError(f"{len(labels)} --label for {len(runs)} runs.")
     paths = [Path(r) for r in runs]
-    data = [read_metrics(p) for p in paths]
+    data = [RunDir(p).read_metrics() for p in paths]
     target = check_output_file(Path(out) if out is not None else paths[0] / "curves.png", "--out")
     if target.suffix.lower() != ".png":
         raise InvalidInputError(f"--out {target}: plot writes PNG images; give a file name ending in .png.")
     for p, rows in zip(paths, data, strict=True):
         if rows and metric not in rows[0]:
-            raise InvalidInputError(f"{p / 'metrics.csv'} has no {metric} column.")
+            raise InvalidInputError(f"{RunDir(p).metrics_csv} has no {metric} column.")
     names = labels or [_label(p) for p in paths]
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -73,9 +70,6 @@ def plot_runs(runs: list[str | Path], *, metric: str = "val_acc", out: str | Pat
 
 def _label(run: Path) -> str:
     try:
-        from .config import load_toml
-
-        cfg = load_toml(run / "config.toml")
-        return str(cfg.get("model", run.name))
-    except Exception:  # a label is cosmetic: fall back to the folder name
+        return str(RunDir(run).read_config().get("model", run.name))
+    except UserError:  # a label is cosmetic: fall back to the folder name
         return run.name

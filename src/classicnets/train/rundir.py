@@ -1,24 +1,11 @@
-"""The run directory: what a run writes, and the refusal to overwrite one.
+"""The run directory of a training run: :class:`RunDir`, its files (:mod:`classicnets.runfiles`) and what
+needs torch or the training configuration (the environment record, the configuration as a TrainConfig).
 
-::
-
-    runs/resnet20-cifar10-20260101-120000/
-      config.toml          the resolved configuration (re-runnable with --config)
-      env.json             Python, torch, numpy, classicnets (+ git commit), CPU/GPU, threads (+ each resumed session)
-      classes.json         the class names, in label order
-      data.json            dataset facts: sizes, image shape, mean/std used for normalization
-      metrics.csv          one row per epoch (CSV_COLUMNS)
-      metrics.jsonl        the same rows ("kind": "epoch") plus one every N steps ("kind": "step")
-      checkpoints/last.pt  the latest checkpoint (see checkpoint.py)
-      weights/best.safetensors, weights/final.safetensors
-      result.json          final and best metrics, written when the run ends
+The layout and the formats are in :mod:`classicnets.runfiles`, shared with the report.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 import platform
 import subprocess
@@ -30,38 +17,52 @@ from typing import Any
 import torch
 
 from ..errors import InvalidInputError
-from ..models.weights import atomic_write
+from ..runfiles import RunFiles
+from .config import TrainConfig, from_dict, load_toml
 
-CSV_COLUMNS = ("epoch", "step", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_top5",
-               "epoch_s", "img_per_s")
-RUN_MARKERS = ("config.toml", "metrics.csv", "checkpoints")
+__all__ = ["MODEL_FACTS", "RunDir", "cpu_name", "default_run_dir", "env_info"]
+
+
+#: What data.json must hold for the run's model to be rebuilt (and its inputs normalized).
+MODEL_FACTS = ("classes", "mean", "std", "input_size")
 
 
 def default_run_dir(model: str, dataset: str) -> Path:
     return Path("runs") / f"{model}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def holds_run(path: Path) -> bool:
-    return any((path / m).exists() for m in RUN_MARKERS)
+class RunDir(RunFiles):
+    """A run directory (:class:`~classicnets.runfiles.RunFiles`) with the training engine's own readers."""
 
+    def read_train_config(self) -> TrainConfig:
+        """config.toml as a checked :class:`TrainConfig` (a wrong value is refused naming the file)."""
+        return from_dict(load_toml(self.config), source=str(self.config))
 
-def write_text(path: Path, text: str) -> Path:
-    def write(tmp: str) -> None:
-        with open(tmp, "w") as f:
-            f.write(text)
+    def read_model_facts(self) -> dict[str, Any]:
+        """data.json, refused with the file named when it lacks what the model needs to be rebuilt."""
+        facts = self.read_data()
+        ok = all(isinstance(facts.get(k), list) for k in MODEL_FACTS)
+        if not ok or len(facts["input_size"]) != 3 or not facts["classes"]:
+            raise InvalidInputError(f"{self.data} is damaged: it needs the lists {', '.join(MODEL_FACTS)} (the run "
+                                    "writes them when it starts); rerun it or restore the file.")
+        return facts
 
-    return atomic_write(path, write)
+    def session_env(self, env: dict[str, Any], *, resumed: bool) -> dict[str, Any]:
+        """``env.json`` for a session: a new run's own; a resumed run keeps its first session's environment
+        and lists each later session's under ``"resumed"`` (one machine's figures must not replace
+        another's)."""
+        if not resumed or not self.env.is_file():
+            return env
+        try:
+            first = self.read_env()
+        except InvalidInputError:
+            return env  # unreadable: this session's is the best record left
+        first.setdefault("resumed", []).append(env)
+        return first
 
-
-def write_json(path: Path, obj: Any) -> Path:
-    return write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
-
-
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        raise InvalidInputError(f"cannot read {str(path)!r} ({e}).") from None
+    def write_session_env(self, device: torch.device, world_size: int = 1, *, resumed: bool) -> Path:
+        """Write ``env.json`` for this session (:func:`env_info`, kept beside the first session's on resume)."""
+        return self.write_env(self.session_env(env_info(device, world_size), resumed=resumed))
 
 
 # -- env.json ------------------------------------------------------------------------------
@@ -108,87 +109,3 @@ def env_info(device: torch.device, world_size: int = 1) -> dict[str, Any]:
         info["gpu"] = torch.cuda.get_device_name(device)
         info["cuda"] = torch.version.cuda
     return info
-
-
-def session_env(run_dir: Path, env: dict[str, Any], *, resumed: bool) -> dict[str, Any]:
-    """``env.json`` for a session: a new run's own; a resumed run keeps its first session's environment and
-    lists each later session's under ``"resumed"`` (one machine's figures must not replace another's)."""
-    path = Path(run_dir) / "env.json"
-    if not resumed or not path.is_file():
-        return env
-    try:
-        first = read_json(path)
-    except InvalidInputError:
-        return env  # unreadable: this session's is the best record left
-    if not isinstance(first, dict):
-        return env
-    first.setdefault("resumed", []).append(env)
-    return first
-
-
-# -- metrics -------------------------------------------------------------------------------
-def _csv_line(row: dict[str, Any]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow([_fmt(row.get(c)) for c in CSV_COLUMNS])
-    return buf.getvalue()
-
-
-def _fmt(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return str(v)
-
-
-class MetricsLog:
-    """metrics.csv (epoch rows) and metrics.jsonl (epoch and step rows), appended as the run goes.
-
-    On resume the files are rewritten from the checkpoint's history, so rows
-    written after the checkpoint by a killed process are never duplicated.
-    """
-
-    def __init__(self, run_dir: Path) -> None:
-        self.csv = run_dir / "metrics.csv"
-        self.jsonl = run_dir / "metrics.jsonl"
-
-    def rewrite(self, history: list[dict[str, Any]]) -> None:
-        header = ",".join(CSV_COLUMNS) + "\n"
-        write_text(self.csv, header + "".join(_csv_line(r) for r in history if r["kind"] == "epoch"))
-        write_text(self.jsonl, "".join(json.dumps(r) + "\n" for r in history))
-
-    def append(self, row: dict[str, Any]) -> None:
-        with open(self.jsonl, "a") as f:
-            f.write(json.dumps(row) + "\n")
-        if row["kind"] == "epoch":
-            with open(self.csv, "a") as f:
-                f.write(_csv_line(row))
-
-
-def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
-    """The epoch rows of a run's metrics.csv, as floats (empty cells: NaN); a malformed file (not CSV, a
-    column missing, a cell that is not a number) is one error naming the file and the line."""
-    path = Path(run_dir) / "metrics.csv"
-    if not path.is_file():
-        raise InvalidInputError(f"{str(run_dir)!r} has no metrics.csv; give a run directory.")
-    rows = []
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            reader = csv.DictReader(f)
-            missing = [c for c in ("step", "train_acc", "val_acc") if c not in (reader.fieldnames or [])]
-            if missing:
-                raise InvalidInputError(f"{path}: not a metrics.csv (no {', '.join(missing)} column).")
-            for r in reader:
-                rows.append({k: _cell(v, path, reader.line_num) for k, v in r.items() if k is not None})
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise InvalidInputError(f"cannot read {path} ({e}).") from None
-    return rows
-
-
-def _cell(v: str | None, path: Path, line: int) -> float:
-    if v in ("", None):
-        return float("nan")
-    try:
-        return float(v)
-    except ValueError:
-        raise InvalidInputError(f"{path}, line {line}: {v!r} is not a number; the file is damaged.") from None

@@ -11,8 +11,7 @@ from torch import nn
 from ..errors import InvalidInputError, MissingFileError
 from ..models import create_model
 from ..models.weights import check_state_dict, read_state_dict
-from .config import from_dict, load_toml
-from .rundir import read_json
+from .rundir import RunDir
 
 
 @dataclass
@@ -35,22 +34,9 @@ class Trained:
 def find_run_dir(path: Path) -> Path | None:
     """``path`` itself if it is a run directory, or the run that holds a weights/checkpoint file."""
     for p in (path, path.parent.parent):
-        if (p / "config.toml").is_file() and (p / "data.json").is_file():
+        if RunDir(p).describes_model():
             return p
     return None
-
-
-FACTS = ("classes", "mean", "std", "input_size")
-
-
-def read_facts(path: Path) -> dict[str, Any]:
-    """A run's data.json, refused with the file named when it lacks what a model needs to be rebuilt."""
-    facts = read_json(path)
-    ok = isinstance(facts, dict) and all(isinstance(facts.get(k), list) for k in FACTS)
-    if not ok or len(facts["input_size"]) != 3 or not facts["classes"]:
-        raise InvalidInputError(f"{path} is damaged: it needs the lists {', '.join(FACTS)} (the run writes them "
-                                "when it starts); rerun it or restore the file.")
-    return facts
 
 
 def load_trained(path: str | Path, *, model: str | None = None, which: str = "final",
@@ -80,12 +66,13 @@ def load_trained(path: str | Path, *, model: str | None = None, which: str = "fi
         check_state_dict(net, state, source=str(path))
         net.load_state_dict(state)
         return Trained(net.eval(), model, path, None)
-    cfg = from_dict(load_toml(run / "config.toml"), source=str(run / "config.toml"))
-    facts = read_facts(run / "data.json")
+    files = RunDir(run)
+    cfg = files.read_train_config()
+    facts = files.read_model_facts()
     if path.is_dir():
-        weights = run / "weights" / f"{which}.safetensors"
+        weights = files.weights(which)
         if not weights.is_file():
-            other = [p for p in (run / "weights").glob("*.safetensors")] if (run / "weights").is_dir() else []
+            other = list(files.weights_dir.glob("*.safetensors")) if files.weights_dir.is_dir() else []
             if not other:
                 raise MissingFileError(f"{run} has no weights yet (weights/{which}.safetensors); the run may still "
                                        "be going or was stopped before its first epoch ended.")
