@@ -21,7 +21,7 @@ from classicnets.analysis import (
     random_batches,
 )
 from classicnets.analysis.gradflow import measure_models
-from classicnets.analysis.paths import PathProbe, parse_lengths
+from classicnets.analysis.residual_paths import PathProbe, parse_lengths
 from classicnets.errors import InvalidInputError
 
 

@@ -294,3 +294,24 @@ def test_a_signal_to_the_parent_stops_a_parallel_sweep_with_checkpoints(tmp_path
     while any(_alive(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(_alive(w) for w in workers), "workers left running after the sweep stopped"
+
+
+def test_records_table_makes_cells_from_records() -> None:
+    from classicnets.experiments import framework as fw
+
+    t = fw.records_table("T", [("run", "{run}"), ("err %", "{err:.2f}"), ("err %", lambda r: f"{r['err']:+.1f}")],
+                         [{"run": "a", "err": 1.234}, {"run": "b", "err": 10.0}], right=[1, 2])
+    assert t.columns == ["run", "err %", "err %"] and t.cells == [["a", "1.23", "+1.2"], ["b", "10.00", "+10.0"]]
+    assert t.records == [{"run": "a", "err": 1.234}, {"run": "b", "err": 10.0}] and t.right == {1, 2}
+    kept = fw.records_table("T", {"k": "{k}"}, [{"k": 1}], records=[])
+    assert kept.records == [] and json.loads(kept.to_json())["rows"] == [{"k": "1"}]
+
+
+def test_scale_notes_fill_in_the_measurements() -> None:
+    from classicnets.experiments import framework as fw
+
+    exp = fw.get_experiment("lesion")
+    notes = fw.scale_notes(exp, "small", {"depth": 56, "eval_data": "2,000 images"})
+    assert notes == ["Paper scale: ResNet-110 (54 blocks) trained for 64k iterations, all 10,000 test images; this "
+                     "small scale uses depth 56 and 2,000 images."]
+    assert fw.scale_notes(exp, "paper", {}) == []

@@ -13,14 +13,14 @@ Conventions (MACs, FLOPs, the op classes counted beside them) are in
 :data:`CONVENTION` and printed with every summary; see ``docs/analysis.md``.
 """
 
-from . import calibration, cam, lesion  # noqa: F401  (modules: classicnets.analysis.lesion, ...)
+from . import block_lesions, calibration, cam  # noqa: F401  (modules: classicnets.analysis.block_lesions, ...)
 from ._build import build_meta, parse_options, parse_size
 from ._data import dataset_batches, random_batches
 from ._render import FORMATS, TextTable, print_result
 from .calc import factorization, factorization_table, inception_vs_conv, naive_vs_reduced
 from .compare import ModelFigures, compare, fc_params, model_figures
 from .gradflow import GradFlow, block_modules, gradient_flow, plot_gradflow
-from .paths import PathGradients, covering_range, path_gradients, path_length_distribution, plot_paths
+from .residual_paths import PathGradients, covering_range, path_gradients, path_length_distribution, plot_paths
 from .summary import CONVENTION, LayerRow, Summary, count_params, summarize
 from .tables import TABLES, cifar_resnet_table, googlenet_table, inception_v3_table, make_table, resnet_table
 

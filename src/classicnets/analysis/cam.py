@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._io import save_figure
+from .._io import pyplot, save_figure
 from ..errors import InvalidInputError
 
 __all__ = ["CAMResult", "cam_weights", "class_activation_maps", "normalize_maps", "overlay", "save_overlays"]
@@ -217,13 +217,9 @@ def save_overlays(path: str | Path, panels: list[tuple[np.ndarray, Any, str]], *
     """A PNG grid: each panel is ``(image uint8 H x W x C, map H x W in [0, 1], caption)``.
 
     Each panel shows the image with its map blended on top; one panel gives one
-    image.  Uses matplotlib's Agg backend (no display needed).
+    image.  Drawn on matplotlib's file-only Agg backend (:func:`classicnets._io.pyplot`).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     if not panels:
         raise InvalidInputError("save_overlays: no panels to draw.")
     cols = columns or min(len(panels), 6)

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._io import save_figure
+from .._io import pyplot, save_figure
 from ..errors import InvalidInputError
 from .summary import preserve_model
 
@@ -205,11 +205,7 @@ def gradient_flow(
 
 def plot_gradflow(results: list[GradFlow], path: str | Path) -> Path:
     """A PNG with two panels (weights; block outputs), one line per model, log scale."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.5))
     bases = list(dict.fromkeys(r.model.split(" [")[0] for r in results))
     regimes = list(dict.fromkeys(r.model.partition(" [")[2] for r in results))

@@ -6,7 +6,8 @@
 >>> results = run_experiment("degradation", scale="smoke", out="experiments/demo")  # doctest: +SKIP
 >>> [v["line"] for v in results["verdicts"]]  # doctest: +SKIP
 
-Each experiment is a sweep of :func:`classicnets.train.fit` runs plus analysis
+Each experiment (a module here whose ``EXPERIMENT`` is registered below) is a sweep of
+:func:`classicnets.train.fit` runs plus analysis
 with :mod:`classicnets.analysis`; :mod:`.framework` describes the folder it
 writes (run directories, ``results.json``, figures, ``summary.md``), how a rerun
 continues, and how ``jobs`` shares the cores.  ``docs/experiments.md`` explains
@@ -15,7 +16,10 @@ each experiment and its scales.
 
 from __future__ import annotations
 
-from . import batchnorm, degradation, factorization, framework, gap, inception, lesion, paths  # noqa: F401  (register the experiments)
+from . import batchnorm, degradation, factorization, framework, gap, inception, lesion, paths
 from .framework import *  # noqa: F403  (the public API is framework's __all__)
+
+for _module in (batchnorm, degradation, factorization, gap, inception, lesion, paths):
+    framework.register_experiment(_module.EXPERIMENT)
 
 __all__ = list(framework.__all__)

@@ -36,17 +36,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .._io import save_figure
-from .framework import (
-    Context,
-    Experiment,
-    Report,
-    RunRecord,
-    RunSpec,
-    Verdict,
-    register_experiment,
-    require_engine,
-)
+from .._io import pyplot, save_figure
+from .findings import Verdict, has_learned, records_table
+from .framework import Context, Experiment, Report, RunRecord, RunSpec, require_engine
 from .measure import snapshot_curve, steps_to
 
 THRESHOLDS = (0.97, 0.98, 0.99)  # the lecture's exercise
@@ -55,6 +47,7 @@ LR_FACTORS = (1, 5, 30)
 CNN_BASE_LR = 0.01  # SGD with momentum 0.9: a rate at which cnn3 trains well without BN
 PERCENTILES = (15, 50, 85)
 UNIT = 0  # the sigmoid of the last hidden layer whose input is plotted (Figure 1b, c)
+CHANCE = 0.1  # chance accuracy on digits and MNIST (ten classes)
 
 SCALES: dict[str, dict[str, Any]] = {
     "smoke": {"dataset": "digits", "mlp": {"steps": 40, "every": 10, "model_args": {"input_size": 8}},
@@ -112,7 +105,7 @@ def verdict_convergence(name: str, bn: dict[float, int | None], plain: dict[floa
 
 def verdict_high_lr(name: str, factor: int, *, bn_acc: float | None, plain_acc: float | None,
                     bn_base_acc: float | None, plain_base_acc: float | None, lr: float,
-                    margin: float = 0.01, min_base: float = 0.5) -> Verdict:
+                    margin: float = 0.01, chance: float = CHANCE) -> Verdict:
     """At ``factor`` x the base rate, does the BN net still train while the plain net diverges or trains worse?
 
     Accuracies are final test accuracies (0..1); ``None`` means the run
@@ -120,7 +113,7 @@ def verdict_high_lr(name: str, factor: int, *, bn_acc: float | None, plain_acc: 
     Supported: BN trains and the plain net does not.  Not supported: BN fails
     too, or the plain net trains as well (no need for BN at this rate).
     Inconclusive: a net did not learn at the base rate itself (diverged, or a
-    test accuracy below ``min_base``).
+    test accuracy at most twice ``chance``, :func:`~.findings.has_learned`).
     """
     claim = (f"BN allows a {factor}x higher learning rate: at lr {lr:g} {name} with BN still trains, without BN it "
              "diverges or trains worse.")
@@ -132,9 +125,9 @@ def verdict_high_lr(name: str, factor: int, *, bn_acc: float | None, plain_acc: 
                 f"{show(bn_base_acc)}, plain {show(plain_base_acc)}.")
     if bn_base_acc is None or plain_base_acc is None:
         return Verdict(claim, "inconclusive", evidence, "a net diverged at the base rate already.")
-    if min(bn_base_acc, plain_base_acc) < min_base:
-        return Verdict(claim, "inconclusive", evidence, f"a net is below {100 * min_base:g}% test accuracy at the base "
-                       "rate: it has barely started to learn; too few steps to compare.")
+    if not has_learned(min(bn_base_acc, plain_base_acc), chance):
+        return Verdict(claim, "inconclusive", evidence, f"a net is at or below twice chance ({100 * 2 * chance:.0f}% "
+                       "test accuracy) at the base rate: it has barely started to learn; too few steps to compare.")
     bn_ok = bn_acc is not None and bn_acc >= bn_base_acc - margin
     plain_ok = plain_acc is not None and plain_acc >= plain_base_acc - margin
     if bn_ok and not plain_ok:
@@ -186,8 +179,8 @@ def verdict_stability(bn_ranges: list[float], plain_ranges: list[float], *, unit
                 f"{100 * p:.0f}% of (BN unit, plain unit) pairs; for the plotted unit {UNIT}: {unit_plain:.3f} "
                 f"without, {unit_bn:.3f} with BN.")
     if not trained:
-        return Verdict(claim, "inconclusive", evidence, "the nets have barely started to learn (test accuracy below "
-                       "50%): too few steps for the distributions to drift.")
+        return Verdict(claim, "inconclusive", evidence, "the nets have barely started to learn (test accuracy at most "
+                       "twice chance): too few steps for the distributions to drift.")
     if p >= LARGE_EFFECT:
         return Verdict(claim, "supported", evidence)
     if p <= 0.5:
@@ -265,100 +258,97 @@ def _curve_pairs(rows: list[dict[str, Any]]) -> list[tuple[int, float]]:
 
 
 def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
-    from ..analysis import TextTable
-
-    sc = SCALES[ctx.scale]
     curves: dict[str, list[dict[str, Any]]] = {}
     for key, run in runs.items():
         ctx.log(f"  measuring {key} at its {len(run.snapshots())} snapshots")
         bs = int(run.config.get("batch_size") or 60)
         measure = partial(sigmoid_inputs, batch_size=bs) if run.info["part"] == "mlp" else None
         curves[key] = snapshot_curve(run, device=ctx.device, measure=measure)
-
-    # Part 1: Figure 1.
-    mlp_total, mlp_every = sc["mlp"]["steps"], sc["mlp"]["every"]
-    m_bn, m_plain = curves[_mlp_key(True)], curves[_mlp_key(False)]
-    tracks = {bn: [[row["percentiles"][u] for row in curves[_mlp_key(bn)]] for u in
-                   range(len(curves[_mlp_key(bn)][0]["percentiles"]))] for bn in (False, True)}
-    ranges = {bn: [percentile_range(t) for t in tracks[bn]] for bn in (False, True)}
-    verdicts = [
-        verdict_convergence("mnist_mlp", {t: steps_to(_curve_pairs(m_bn), t) for t in MLP_THRESHOLDS},
-                            {t: steps_to(_curve_pairs(m_plain), t) for t in MLP_THRESHOLDS},
-                            total_steps=mlp_total, resolution=mlp_every, context="Fig. 1a"),
-        verdict_stability(ranges[True], ranges[False], unit_bn=ranges[True][UNIT], unit_plain=ranges[False][UNIT],
-                          steps=mlp_total, trained=min(m_bn[-1]["test_acc"], m_plain[-1]["test_acc"]) >= 0.5),
-    ]
-    figures = [_fig1a(ctx.figures / "fig1a_mlp_test_accuracy.png", m_plain, m_bn),
-               _fig1bc(ctx.figures / "fig1bc_sigmoid_input_percentiles.png", m_plain, m_bn)]
-    mlp_table = TextTable(
-        title="mnist_mlp (Fig. 1a): final test accuracy and steps to each accuracy",
-        columns=["run", "final test acc %", *(f"steps to {100 * t:g}%" for t in MLP_THRESHOLDS),
-                 f"percentile range, unit {UNIT}", "percentile range, median unit"],
-        cells=[[runs[_mlp_key(bn)].label, f"{100 * curves[_mlp_key(bn)][-1]['test_acc']:.2f}",
-                *(_cell(steps_to(_curve_pairs(curves[_mlp_key(bn)]), t)) for t in MLP_THRESHOLDS),
-                f"{ranges[bn][UNIT]:.3f}", f"{statistics.median(ranges[bn]):.3f}"] for bn in (False, True)],
-        right={1, 2, 3, 4, 5, 6})
-
-    # Part 2: cnn3 at three learning rates.
-    cnn_total, cnn_every = sc["cnn"]["steps"], sc["cnn"]["every"]
-    final: dict[str, float | None] = {}
-    reach: dict[str, dict[float, int | None]] = {}
-    for factor in LR_FACTORS:
-        for bn in (False, True):
-            key = _cnn_key(bn, factor)
-            final[key] = None if runs[key].diverged else (curves[key][-1]["test_acc"] if curves[key] else None)
-            reach[key] = {t: steps_to(_curve_pairs(curves[key]), t) for t in THRESHOLDS}
-    for factor in LR_FACTORS:
-        lr = CNN_BASE_LR * factor
-        verdicts.append(verdict_convergence("cnn3", reach[_cnn_key(True, factor)], reach[_cnn_key(False, factor)],
-                                            total_steps=cnn_total, resolution=cnn_every, context=f"lr {lr:g}"))
-    for factor in LR_FACTORS[1:]:
-        verdicts.append(verdict_high_lr("cnn3", factor, bn_acc=final[_cnn_key(True, factor)],
-                                        plain_acc=final[_cnn_key(False, factor)],
-                                        bn_base_acc=final[_cnn_key(True, 1)], plain_base_acc=final[_cnn_key(False, 1)],
-                                        lr=CNN_BASE_LR * factor))
-    cnn_table = TextTable(
-        title="cnn3: steps to 97/98/99% test accuracy, with and without BN, at three learning rates",
-        columns=["run", "lr", "final test acc %", *(f"steps to {100 * t:g}%" for t in THRESHOLDS), "BN speed-up"],
-        cells=[], right={1, 2, 3, 4, 5, 6})
-    records = []
-    for factor in LR_FACTORS:
-        for bn in (False, True):
-            key = _cnn_key(bn, factor)
-            r = reach[key]
-            speed = _speedups(reach[_cnn_key(True, factor)], reach[_cnn_key(False, factor)], cnn_total) if bn else ""
-            acc = final[key]
-            cnn_table.cells.append([runs[key].label, f"{CNN_BASE_LR * factor:g}",
-                                    "diverged" if acc is None else f"{100 * acc:.2f}",
-                                    *(_cell(r[t]) for t in THRESHOLDS), speed])
-            records.append({"run": key, "lr": CNN_BASE_LR * factor, "bn": bn, "final_test_acc": acc,
-                            "diverged": runs[key].diverged, **{f"steps_to_{t}": r[t] for t in THRESHOLDS}})
-    cnn_table.records = records
-    figures.append(_cnn_figure(ctx.figures / "cnn3_test_accuracy.png", curves, runs))
-
-    measurements = {
-        "curves": curves,
-        "mlp": {"thresholds": MLP_THRESHOLDS, "unit": UNIT, "percentiles": PERCENTILES,
-                "percentile_range_per_unit": {"plain": ranges[False], "bn": ranges[True]},
-                "unit_track": {"plain": tracks[False][UNIT], "bn": tracks[True][UNIT]}},
-        "cnn3": {"thresholds": THRESHOLDS, "base_lr": CNN_BASE_LR, "lr_factors": LR_FACTORS, "final_test_acc": final,
-                 "steps_to": {k: {str(t): v for t, v in r.items()} for k, r in reach.items()},
-                 "diverged": {k: runs[k].diverged for k in reach}},
-    }
+    mlp_verdicts, mlp_table, mlp = mlp_part(ctx, runs, curves)
+    cnn_verdicts, cnn_table, cnn = cnn_part(ctx, runs, curves)
+    figures = [_fig1a(ctx.figures / "fig1a_mlp_test_accuracy.png", curves[_mlp_key(False)], curves[_mlp_key(True)]),
+               _fig1bc(ctx.figures / "fig1bc_sigmoid_input_percentiles.png", curves[_mlp_key(False)],
+                       curves[_mlp_key(True)]),
+               _cnn_figure(ctx.figures / "cnn3_test_accuracy.png", curves, runs)]
+    sc = SCALES[ctx.scale]
     notes = [
         f"mnist_mlp: the engine's bn-mnist recipe (batch 60, SGD lr 0.1, constant; the paper gives no optimizer "
-        f"settings), {mlp_total:,} steps, measured every {mlp_every:,} steps on the full test split.",
+        f"settings), {sc['mlp']['steps']:,} steps, measured every {sc['mlp']['every']:,} steps on the full test "
+        "split.",
         f"cnn3: the same recipe with SGD momentum 0.9 at base lr {CNN_BASE_LR:g} and at 5x and 30x, "
-        f"{cnn_total:,} steps, measured every {cnn_every:,} steps on the full test split. A run whose loss became "
-        "NaN is reported as diverged (its curve ends there).",
+        f"{sc['cnn']['steps']:,} steps, measured every {sc['cnn']['every']:,} steps on the full test split. A run "
+        "whose loss became NaN is reported as diverged (its curve ends there).",
         f"The percentiles are over the test images fed in batches of 60 with BN in training mode (each batch "
         f"normalized by its own statistics, as during training). Unit {UNIT} is plotted (chosen before training); the "
         "verdict compares the ranges of all units of the last hidden layer, BN unit against plain unit.",
     ]
-    if ctx.scale == "smoke":
-        notes.append("Smoke scale: digits (8x8) and a few dozen steps; the numbers check the pipeline, not the claims.")
-    return Report(measurements=measurements, verdicts=verdicts, tables=[mlp_table, cnn_table], figures=figures,
-                  notes=notes)
+    return Report(measurements={"curves": curves, "mlp": mlp, "cnn3": cnn}, verdicts=mlp_verdicts + cnn_verdicts,
+                  tables=[mlp_table, cnn_table], figures=figures, notes=notes)
+
+
+def mlp_part(ctx: Context, runs: dict[str, RunRecord], curves: dict[str, list[dict[str, Any]]]
+             ) -> tuple[list[Verdict], Any, dict[str, Any]]:
+    """Figure 1: steps to each accuracy and the sigmoid inputs' percentiles, with and without BN."""
+    total, every = SCALES[ctx.scale]["mlp"]["steps"], SCALES[ctx.scale]["mlp"]["every"]
+    m_bn, m_plain = curves[_mlp_key(True)], curves[_mlp_key(False)]
+    tracks = {bn: [[row["percentiles"][u] for row in curves[_mlp_key(bn)]] for u in
+                   range(len(curves[_mlp_key(bn)][0]["percentiles"]))] for bn in (False, True)}
+    ranges = {bn: [percentile_range(t) for t in tracks[bn]] for bn in (False, True)}
+    reach = {bn: {t: steps_to(_curve_pairs(curves[_mlp_key(bn)]), t) for t in MLP_THRESHOLDS} for bn in (False, True)}
+    verdicts = [
+        verdict_convergence("mnist_mlp", reach[True], reach[False], total_steps=total, resolution=every,
+                            context="Fig. 1a"),
+        verdict_stability(ranges[True], ranges[False], unit_bn=ranges[True][UNIT], unit_plain=ranges[False][UNIT],
+                          steps=total, trained=has_learned(min(m_bn[-1]["test_acc"], m_plain[-1]["test_acc"]), CHANCE)),
+    ]
+    table = records_table(
+        "mnist_mlp (Fig. 1a): final test accuracy and steps to each accuracy",
+        {"run": lambda r: runs[_mlp_key(r["bn"])].label,
+         "final test acc %": lambda r: f"{100 * curves[_mlp_key(r['bn'])][-1]['test_acc']:.2f}",
+         **{f"steps to {100 * t:g}%": (lambda r, t=t: _cell(reach[r["bn"]][t])) for t in MLP_THRESHOLDS},
+         f"percentile range, unit {UNIT}": lambda r: f"{ranges[r['bn']][UNIT]:.3f}",
+         "percentile range, median unit": lambda r: f"{statistics.median(ranges[r['bn']]):.3f}"},
+        [{"bn": False}, {"bn": True}], right=range(1, 7), records=[])
+    measurements = {"thresholds": MLP_THRESHOLDS, "unit": UNIT, "percentiles": PERCENTILES,
+                    "percentile_range_per_unit": {"plain": ranges[False], "bn": ranges[True]},
+                    "unit_track": {"plain": tracks[False][UNIT], "bn": tracks[True][UNIT]}}
+    return verdicts, table, measurements
+
+
+def cnn_part(ctx: Context, runs: dict[str, RunRecord], curves: dict[str, list[dict[str, Any]]]
+             ) -> tuple[list[Verdict], Any, dict[str, Any]]:
+    """The lecture's exercise: cnn3's steps to 97/98/99% and final accuracy at three learning rates."""
+    total, every = SCALES[ctx.scale]["cnn"]["steps"], SCALES[ctx.scale]["cnn"]["every"]
+    keys = [_cnn_key(bn, f) for f in LR_FACTORS for bn in (False, True)]
+    final = {k: None if runs[k].diverged else (curves[k][-1]["test_acc"] if curves[k] else None) for k in keys}
+    reach = {k: {t: steps_to(_curve_pairs(curves[k]), t) for t in THRESHOLDS} for k in keys}
+    verdicts = [verdict_convergence("cnn3", reach[_cnn_key(True, f)], reach[_cnn_key(False, f)], total_steps=total,
+                                    resolution=every, context=f"lr {CNN_BASE_LR * f:g}") for f in LR_FACTORS]
+    verdicts += [verdict_high_lr("cnn3", f, bn_acc=final[_cnn_key(True, f)], plain_acc=final[_cnn_key(False, f)],
+                                 bn_base_acc=final[_cnn_key(True, 1)], plain_base_acc=final[_cnn_key(False, 1)],
+                                 lr=CNN_BASE_LR * f) for f in LR_FACTORS[1:]]
+    rows = [{"run": k, "lr": runs[k].info["lr"], "bn": runs[k].info["bn"], "final_test_acc": final[k],
+             "diverged": runs[k].diverged, **{f"steps_to_{t}": reach[k][t] for t in THRESHOLDS}} for k in keys]
+
+    def speed_up(r: dict[str, Any]) -> str:
+        plain = _cnn_key(False, runs[r["run"]].info["lr_factor"])
+        return _speedups(reach[r["run"]], reach[plain], total) if r["bn"] else ""
+
+    table = records_table(
+        "cnn3: steps to 97/98/99% test accuracy, with and without BN, at three learning rates",
+        {"run": lambda r: runs[r["run"]].label, "lr": "{lr:g}",
+         "final test acc %": lambda r: _acc_cell(r["final_test_acc"]),
+         **{f"steps to {100 * t:g}%": (lambda r, t=t: _cell(reach[r["run"]][t])) for t in THRESHOLDS},
+         "BN speed-up": speed_up},
+        rows, right=range(1, 7))
+    measurements = {"thresholds": THRESHOLDS, "base_lr": CNN_BASE_LR, "lr_factors": LR_FACTORS, "final_test_acc": final,
+                    "steps_to": {k: {str(t): v for t, v in r.items()} for k, r in reach.items()},
+                    "diverged": {k: runs[k].diverged for k in reach}}
+    return verdicts, table, measurements
+
+
+def _acc_cell(a: float | None) -> str:
+    return "diverged" if a is None else f"{100 * a:.2f}"
 
 
 def _cell(s: int | None) -> str:
@@ -380,21 +370,8 @@ def _speedups(bn: dict[float, int | None], plain: dict[float, int | None], total
 
 
 # -- figures -----------------------------------------------------------------------------------------------
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path) -> Path:
-    return save_figure(fig, path)
-
-
 def _fig1a(path: Path, plain: list[dict[str, Any]], bn: list[dict[str, Any]]) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4))
     ax.plot([r["step"] for r in plain], [r["test_acc"] for r in plain], "--", color="tab:blue", label="Without BN")
     ax.plot([r["step"] for r in bn], [r["test_acc"] for r in bn], "-", color="tab:red", label="With BN")
@@ -405,11 +382,11 @@ def _fig1a(path: Path, plain: list[dict[str, Any]], bn: list[dict[str, Any]]) ->
     ax.set_title("(a) mnist_mlp test accuracy")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _fig1bc(path: Path, plain: list[dict[str, Any]], bn: list[dict[str, Any]]) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     for ax, rows, title in ((axes[0], plain, "(b) without BN"), (axes[1], bn, "(c) with BN")):
         steps = [r["step"] for r in rows]
@@ -420,11 +397,11 @@ def _fig1bc(path: Path, plain: list[dict[str, Any]], bn: list[dict[str, Any]]) -
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("sigmoid input")
     axes[0].legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _cnn_figure(path: Path, curves: dict[str, list[dict[str, Any]]], runs: dict[str, RunRecord]) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(LR_FACTORS), figsize=(4.2 * len(LR_FACTORS), 3.8), sharey=True)
     finals = [100 * c[-1]["test_acc"] for k, c in curves.items() if k.startswith("cnn3") and c]
     low = 90.0 if finals and min(finals) >= 90 else max(0.0, min(finals or [90.0]) - 5)
@@ -443,10 +420,10 @@ def _cnn_figure(path: Path, curves: dict[str, list[dict[str, Any]]], runs: dict[
         ax.grid(True, alpha=0.3)
         ax.legend(loc="lower right", fontsize=8)
     axes[0].set_ylabel("test accuracy (%)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-EXPERIMENT = register_experiment(Experiment(
+EXPERIMENT = Experiment(
     name="batchnorm",
     title="Batch normalization: faster convergence, higher learning rates, stable inputs (Ioffe & Szegedy 2015)",
     reproduces="Ioffe & Szegedy 2015, Batch Normalization, Sec. 4.1 and Figure 1 (MNIST MLP), and the lecture's "
@@ -462,4 +439,6 @@ EXPERIMENT = register_experiment(Experiment(
                  "2-core CPU, minutes on a GPU",
     },
     needs_data={"small": "mnist", "paper": "mnist"},
-))
+    scale_notes={"smoke": "Smoke scale: digits (8x8) and a few dozen steps; the numbers check the pipeline, not the "
+                          "claims."},
+)

@@ -25,19 +25,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .._io import save_figure
-from .framework import (
-    Context,
-    Experiment,
-    Option,
-    Report,
-    RunRecord,
-    RunSpec,
-    Verdict,
-    parse_int_list,
-    register_experiment,
-    require_engine,
-)
+from .._io import pyplot, save_figure
+from ..errors import InvalidInputError
+from .findings import Verdict, has_learned, records_table
+from .framework import Context, Experiment, Option, Report, RunRecord, RunSpec, parse_int_list, require_engine
 
 #: Training-split sizes of the datasets this experiment uses.
 TRAIN_IMAGES = {"cifar10": 50_000, "digits": 1_438}
@@ -60,21 +51,23 @@ PAPER_ITERS = 64_000
 
 #: A difference in training error smaller than this (percentage points) is not read as an effect.
 MARGIN_PP = 0.5
+#: The chance-level error (%) of both datasets (ten classes).
+CHANCE_ERR = 90.0
 
 
 # -- verdicts (pure functions of the measurements) ------------------------------------------------------
-def _trained(err: float, chance: float) -> bool:
-    """Has a net learned enough for its error to mean something?  Below half the chance-level error."""
-    return err < 0.5 * chance
+def _trained(err: float, chance_err: float) -> bool:
+    """Has a net with training error ``err`` (%) learned (:func:`~.findings.has_learned`)?"""
+    return has_learned(100 - err, 100 - chance_err)
 
 
-def _too_early(chance_pct: float, which: str = "a net") -> str:
-    return (f"{which}'s training error is above half the chance level ({chance_pct:.0f}%): it has barely started "
-            "to learn; too few steps to compare.")
+def _too_early(chance_err: float, which: str = "a net") -> str:
+    return (f"{which} has barely started to learn (training accuracy at most twice chance, an error of "
+            f"{100 - 2 * (100 - chance_err):.0f}% or more); too few steps to compare.")
 
 
 def verdict_plain(shallow: dict[str, float], deep: dict[str, float], *, depths: tuple[int, int],
-                  chance_pct: float = 90.0, margin: float = MARGIN_PP) -> Verdict:
+                  chance_pct: float = CHANCE_ERR, margin: float = MARGIN_PP) -> Verdict:
     """Degradation: does the deeper plain net end with higher *training* error than the shallower one?
 
     ``shallow`` and ``deep`` hold ``train_err`` and ``test_err`` in percent (final epoch).
@@ -82,8 +75,8 @@ def verdict_plain(shallow: dict[str, float], deep: dict[str, float], *, depths: 
     points (and then, if its test error is higher too, the deficit is not
     overfitting); not supported when it is lower by more than ``margin`` (and if it
     still tests worse, that is overfitting, not degradation); inconclusive within
-    the margin or when the *shallow* net's training error is still above half the
-    chance level (nothing to compare against yet).  A deep net stuck near chance
+    the margin or when the *shallow* net has not learned (:func:`~.findings.has_learned`:
+    nothing to compare against yet).  A deep net stuck near chance
     while the shallow one has learned is the degradation itself, not a reason
     to withhold the verdict.
     """
@@ -111,7 +104,8 @@ def verdict_plain(shallow: dict[str, float], deep: dict[str, float], *, depths: 
 
 
 def verdict_residual(shallow: dict[str, float], deep: dict[str, float], *, depths: tuple[int, int],
-                     chance_pct: float = 90.0, margin: float = MARGIN_PP, schedule_fraction: float = 1.0) -> Verdict:
+                     chance_pct: float = CHANCE_ERR, margin: float = MARGIN_PP,
+                     schedule_fraction: float = 1.0) -> Verdict:
     """Does the deeper residual net end with *lower* training error than the shallower one?
 
     Supported when its training error is lower by more than ``margin`` points.
@@ -121,7 +115,7 @@ def verdict_residual(shallow: dict[str, float], deep: dict[str, float], *, depth
     ``inconclusive`` (the issue's rule for the small scale: the effect should
     show early, and if it does not, the shortened run cannot refute a claim about
     where training ends).  Inconclusive too within the margin, or when either net
-    is still above half the chance level.
+    has not learned (:func:`~.findings.has_learned`).
     """
     d0, d1 = depths
     claim = f"ResNet-{d1} ends with lower training error than ResNet-{d0} (no degradation with shortcuts)."
@@ -155,8 +149,8 @@ def verdict_size_trend(family: str, sizes: list[int], gaps: list[float], *, what
     set and every step between neighbouring sizes goes the same way or stays
     within the margin; not supported when all gaps lie within ``margin`` of each
     other (no dependence measured); inconclusive when the gaps move up and down
-    by more than the margin (no trend), or when a net has not ``trained`` (its
-    training error above half the chance level).
+    by more than the margin (no trend), or when a net has not ``trained``
+    (:func:`~.findings.has_learned`).
     """
     claim = f"{family}: the deep-minus-shallow {what}-error gap depends on the number of training images."
     pairs = sorted(zip(sizes, gaps, strict=True))
@@ -164,7 +158,7 @@ def verdict_size_trend(family: str, sizes: list[int], gaps: list[float], *, what
     if len(pairs) < 2:
         return Verdict(claim, "inconclusive", evidence, "one training-set size only.")
     if not trained:
-        return Verdict(claim, "inconclusive", evidence, _too_early(90.0))
+        return Verdict(claim, "inconclusive", evidence, _too_early(CHANCE_ERR))
     values = [g for _, g in pairs]
     if max(values) - min(values) <= margin:
         return Verdict(claim, "not supported", evidence + f" All within {margin:g} points of each other.")
@@ -193,7 +187,7 @@ def plan(ctx: Context) -> list[RunSpec]:
     sizes = list(ctx.options.get("train_sizes") or [])
     too_big = [n for n in sizes if n > full]
     if too_big:
-        raise _invalid(f"--train-sizes {too_big}: {dataset} has {full:,} training images.")
+        raise InvalidInputError(f"--train-sizes {too_big}: {dataset} has {full:,} training images.")
     subsets = sorted({n for n in sizes if n < full})
     if subsets:
         require_engine("train_subset", "--train-sizes (training on seeded, stratified subsets)")
@@ -212,12 +206,6 @@ def plan(ctx: Context) -> list[RunSpec]:
                                      + (f", {n:,} images" if n else ""),
                                      info={"family": family, "depth": d, "train_images": n or full}))
     return specs
-
-
-def _invalid(msg: str) -> Exception:
-    from ..errors import InvalidInputError
-
-    return InvalidInputError(msg)
 
 
 # -- the analysis ----------------------------------------------------------------------------------------
@@ -258,82 +246,45 @@ def _gradflow(ctx: Context, runs: dict[str, RunRecord], depth: int) -> tuple[lis
 
 
 def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
-    from ..analysis import TextTable, plot_gradflow
-    from ..train.plot import plot_runs
+    from ..analysis import plot_gradflow
 
     sc = SCALES[ctx.scale]
-    depths = sc["depths"]
-    shallow, deep = min(depths), max(depths)
-    base = {k: r for k, r in runs.items() if "-n" not in k}
+    shallow, deep = min(sc["depths"]), max(sc["depths"])
     err = {k: errors(r) for k, r in runs.items()}
-
-    # Figure 6: one panel per family.
-    figures = []
-    for family, title in (("plain", "plain networks"), ("resnet", "residual networks")):
-        keys = [_key(family, d, None) for d in depths]
-        path = ctx.figures / f"fig6_{family}.png"
-        plot_runs([base[k].run_dir for k in keys], out=path, labels=[base[k].label for k in keys],
-                  title=f"{title} on {sc['dataset']}: dashed training error, bold test error")
-        figures.append(path)
-
-    order = sorted(runs, key=lambda k: (-runs[k].info["train_images"], runs[k].info["family"], runs[k].info["depth"]))
-    runs = {k: runs[k] for k in order}
-    table = TextTable(
-        title="Final errors (last epoch; training error is the running error over that epoch)",
-        columns=["run", "train images", "steps", "train err %", "test err %", "wall s"],
-        cells=[[r.label, f"{r.info['train_images']:,}", f"{err[k]['steps']:,.0f}", f"{err[k]['train_err']:.2f}",
-                f"{err[k]['test_err']:.2f}", f"{r.wall_s:.0f}"] for k, r in runs.items()],
-        records=[{"run": k, **r.info, **err[k], "wall_s": r.wall_s} for k, r in runs.items()],
-        right={1, 2, 3, 4, 5})
+    figures = _fig6(ctx, runs)
+    runs = dict(sorted(runs.items(), key=lambda kv: (-kv[1].info["train_images"], kv[1].info["family"],
+                                                     kv[1].info["depth"])))
     verdicts = [
         verdict_plain(err[_key("plain", shallow, None)], err[_key("plain", deep, None)], depths=(shallow, deep)),
         verdict_residual(err[_key("resnet", shallow, None)], err[_key("resnet", deep, None)],
                          depths=(shallow, deep), schedule_fraction=min(1.0, sc["train"].get("steps", PAPER_ITERS)
                                                                        / PAPER_ITERS)),
     ]
-    measurements: dict[str, Any] = {"errors": err, "depths": list(depths), "margin_points": MARGIN_PP}
-    tables = [table]
+    measurements: dict[str, Any] = {"errors": err, "depths": list(sc["depths"]), "margin_points": MARGIN_PP}
+    tables = [records_table(
+        "Final errors (last epoch; training error is the running error over that epoch)",
+        {"run": lambda r: runs[r["run"]].label, "train images": "{train_images:,}", "steps": "{steps:,.0f}",
+         "train err %": "{train_err:.2f}", "test err %": "{test_err:.2f}", "wall s": "{wall_s:.0f}"},
+        [{"run": k, **r.info, **err[k], "wall_s": r.wall_s} for k, r in runs.items()], right=range(1, 6))]
 
     # Gradient flow of the deepest pair, at initialization and trained.
-    flows, flow_rows = _gradflow(ctx, runs, deep)
+    flows, measurements["gradflow"] = _gradflow(ctx, runs, deep)
     for state in ("initialization", "trained"):
         figures.append(plot_gradflow([g for g in flows if g.source == state], ctx.figures / f"gradflow_{state}.png"))
-    measurements["gradflow"] = flow_rows
-    tables.append(TextTable(
-        title=f"Gradient norms of plain-{deep} and ResNet-{deep} (cross-entropy on test batches, BN in train mode)",
-        columns=["model", "state", "loss", "first conv grad norm", "last conv grad norm", "first / last"],
-        cells=[[r["model"], r["state"], f"{r['loss']:.3f}", f"{r['first_conv']:.3e}", f"{r['last_conv']:.3e}",
-                f"{r['first_last_ratio']:.3g}"] for r in flow_rows],
-        records=[{k: r[k] for k in ("model", "state", "loss", "first_conv", "last_conv", "first_last_ratio")}
-                 for r in flow_rows], right={2, 3, 4, 5}))
+    tables.append(records_table(
+        f"Gradient norms of plain-{deep} and ResNet-{deep} (cross-entropy on test batches, BN in train mode)",
+        {"model": "{model}", "state": "{state}", "loss": "{loss:.3f}", "first conv grad norm": "{first_conv:.3e}",
+         "last conv grad norm": "{last_conv:.3e}", "first / last": "{first_last_ratio:.3g}"},
+        [{k: r[k] for k in ("model", "state", "loss", "first_conv", "last_conv", "first_last_ratio")}
+         for r in measurements["gradflow"]], right=range(2, 6)))
 
     # The open question: the gap against the training-set size.
-    sizes = sorted({r.info["train_images"] for r in runs.values()})
-    if len(sizes) > 1:
-        gaps: dict[str, dict[str, list[float]]] = {}
-        for family in ("plain", "resnet"):
-            gaps[family] = {"train": [], "test": []}
-            for n in sizes:
-                n_key = None if n == TRAIN_IMAGES[sc["dataset"]] else n
-                a, b = err[_key(family, shallow, n_key)], err[_key(family, deep, n_key)]
-                gaps[family]["train"].append(b["train_err"] - a["train_err"])
-                gaps[family]["test"].append(b["test_err"] - a["test_err"])
-        measurements["size_gaps"] = {"sizes": sizes, **gaps}
-        figures.append(_size_figure(ctx.figures / "gap_vs_train_size.png", sizes, gaps, shallow, deep))
-        for family, name in (("plain", "plain nets"), ("resnet", "residual nets")):
-            trained = all(_trained(err[k]["train_err"], 90.0) for k, r in runs.items()
-                          if r.info["family"] == family and r.info["depth"] in (shallow, deep))
-            for what in ("train", "test"):
-                verdicts.append(verdict_size_trend(f"{name} ({deep} vs {shallow} layers)", sizes,
-                                                   gaps[family][what], what="training" if what == "train" else "test",
-                                                   trained=trained))
-        tables.append(TextTable(
-            title=f"Deep-minus-shallow gap ({deep} vs {shallow} layers, points) against training images",
-            columns=["train images", "plain train gap", "plain test gap", "ResNet train gap", "ResNet test gap"],
-            cells=[[f"{n:,}", *(f"{gaps[f][w][i]:+.2f}" for f in ("plain", "resnet") for w in ("train", "test"))]
-                   for i, n in enumerate(sizes)],
-            right={0, 1, 2, 3, 4}))
-
+    if len({r.info["train_images"] for r in runs.values()}) > 1:
+        gaps, size_verdicts, table = size_question(ctx, runs, err)
+        measurements["size_gaps"] = gaps
+        verdicts += size_verdicts
+        tables.append(table)
+        figures.append(_size_figure(ctx.figures / "gap_vs_train_size.png", gaps, shallow, deep))
     notes = [
         f"Recipe: resnet-cifar (He et al. Sec. 4.2) for every run, {_length(sc)}; learning-rate milestones at "
         "50% and 75% of the run, as the paper's 32k and 48k of 64k.",
@@ -342,10 +293,54 @@ def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
         "Initial weights for the gradient flow are rebuilt with the run's seed: fit() seeds torch right before it "
         "builds the model, so they are the run's own starting weights.",
     ]
-    if ctx.scale != "paper":
-        notes.append(f"Paper scale: depths 20/32/44/56/110, 64k iterations; this {ctx.scale} scale trains depths "
-                     f"{' and '.join(map(str, depths))} on {sc['dataset']} for fewer iterations.")
     return Report(measurements=measurements, verdicts=verdicts, tables=tables, figures=figures, notes=notes)
+
+
+def _fig6(ctx: Context, runs: dict[str, RunRecord]) -> list[Path]:
+    """He et al.'s Figure 6, one panel per family: training error dashed, test error bold."""
+    from ..train.plot import plot_runs
+
+    sc = SCALES[ctx.scale]
+    figures = []
+    for family, title in (("plain", "plain networks"), ("resnet", "residual networks")):
+        keys = [_key(family, d, None) for d in sc["depths"]]
+        path = ctx.figures / f"fig6_{family}.png"
+        plot_runs([runs[k].run_dir for k in keys], out=path, labels=[runs[k].label for k in keys],
+                  title=f"{title} on {sc['dataset']}: dashed training error, bold test error")
+        figures.append(path)
+    return figures
+
+
+def size_question(ctx: Context, runs: dict[str, RunRecord], err: dict[str, dict[str, float]]
+                  ) -> tuple[dict[str, Any], list[Verdict], Any]:
+    """The deep-minus-shallow gaps against the training-set size: ``(gaps, verdicts, table)``."""
+    sc = SCALES[ctx.scale]
+    shallow, deep = min(sc["depths"]), max(sc["depths"])
+    sizes = sorted({r.info["train_images"] for r in runs.values()})
+    gaps: dict[str, Any] = {"sizes": sizes}
+    for family in ("plain", "resnet"):
+        gaps[family] = {"train": [], "test": []}
+        for n in sizes:
+            n_key = None if n == TRAIN_IMAGES[sc["dataset"]] else n
+            a, b = err[_key(family, shallow, n_key)], err[_key(family, deep, n_key)]
+            gaps[family]["train"].append(b["train_err"] - a["train_err"])
+            gaps[family]["test"].append(b["test_err"] - a["test_err"])
+    verdicts = []
+    for family, name in (("plain", "plain nets"), ("resnet", "residual nets")):
+        trained = all(_trained(err[k]["train_err"], CHANCE_ERR) for k, r in runs.items()
+                      if r.info["family"] == family and r.info["depth"] in (shallow, deep))
+        for what in ("train", "test"):
+            verdicts.append(verdict_size_trend(f"{name} ({deep} vs {shallow} layers)", sizes, gaps[family][what],
+                                               what="training" if what == "train" else "test", trained=trained))
+    columns = {"train images": "{n:,}"}
+    for f, name in (("plain", "plain"), ("resnet", "ResNet")):
+        for w in ("train", "test"):
+            columns[f"{name} {w} gap"] = f"{{{f}_{w}:+.2f}}"
+    table = records_table(
+        f"Deep-minus-shallow gap ({deep} vs {shallow} layers, points) against training images", columns,
+        [{"n": n, **{f"{f}_{w}": gaps[f][w][i] for f in ("plain", "resnet") for w in ("train", "test")}}
+         for i, n in enumerate(sizes)], right=range(5), records=[])
+    return gaps, verdicts, table
 
 
 def _length(sc: dict[str, Any]) -> str:
@@ -355,14 +350,9 @@ def _length(sc: dict[str, Any]) -> str:
     return "64,000 iterations at batch 128 (the paper's length)"
 
 
-def _size_figure(path: Path, sizes: list[int], gaps: dict[str, dict[str, list[float]]], shallow: int,
-                 deep: int) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+def _size_figure(path: Path, gaps: dict[str, Any], shallow: int, deep: int) -> Path:
+    sizes = gaps["sizes"]
+    fig, axes = pyplot().subplots(1, 2, figsize=(10, 4), sharey=True)
     for ax, what in zip(axes, ("train", "test"), strict=True):
         for family, style, name in (("plain", "o-", "plain"), ("resnet", "s--", "ResNet")):
             ax.plot(sizes, gaps[family][what], style, label=f"{name}-{deep} minus {name}-{shallow}")
@@ -375,7 +365,7 @@ def _size_figure(path: Path, sizes: list[int], gaps: dict[str, dict[str, list[fl
     return save_figure(fig, path)
 
 
-EXPERIMENT = register_experiment(Experiment(
+EXPERIMENT = Experiment(
     name="degradation",
     title="Degradation: plain vs residual networks of increasing depth (He et al. 2015, Figure 6)",
     reproduces="He et al. 2015, Deep Residual Learning, Sec. 4.2 and Figure 6 (CIFAR-10 plain-20/32/44/56/110 "
@@ -394,4 +384,7 @@ EXPERIMENT = register_experiment(Experiment(
     options=(Option("train_sizes", "degradation: also train the shallowest and deepest pair on seeded, stratified "
                     "subsets of these sizes (e.g. 5000,10000,25000,50000)", parse_int_list, None, "N,N,..."),),
     needs_data={"small": "cifar10", "paper": "cifar10"},
-))
+    scale_notes={s: f"Paper scale: depths 20/32/44/56/110, 64k iterations; this {s} scale trains depths "
+                    f"{' and '.join(map(str, SCALES[s]['depths']))} on {SCALES[s]['dataset']} for fewer iterations."
+                 for s in ("smoke", "small")},
+)

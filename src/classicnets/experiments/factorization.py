@@ -35,8 +35,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .._io import save_figure
-from .framework import Context, Experiment, Report, RunRecord, RunSpec, Verdict, register_experiment
+from .._io import pyplot, save_figure
+from .findings import Verdict, has_learned, records_table, train_length
+from .framework import Context, Experiment, Report, RunRecord, RunSpec
 
 #: run key -> (the ``conv`` option of factorized_cifar, a label)
 RUNS: dict[str, tuple[str, str]] = {
@@ -53,6 +54,8 @@ SCALES: dict[str, dict[str, Any]] = {
     "paper": {"dataset": "cifar10", "train": {"epochs": 60}},
 }
 
+#: The note of a smoke run (this experiment's and the inception experiment's).
+SMOKE_NOTE = "Smoke scale: digits (8x8) and 40 steps; the numbers check the pipeline, not the claims."
 #: Smallest margin (points) for an accuracy difference to count, whatever the test-set size.
 MIN_MARGIN_PP = 0.5
 
@@ -65,7 +68,8 @@ def accuracy_margin(a: float, b: float, n: int, *, floor: float = MIN_MARGIN_PP 
 
 
 def _learned(*accs: float, chance: float) -> bool:
-    return min(accs) >= 2 * chance
+    """Have all these nets learned (:func:`~.findings.has_learned`)?"""
+    return all(has_learned(a, chance) for a in accs)
 
 
 def verdict_fewer_params(original: str, factorized: str, *, params: tuple[int, int], macs: tuple[int, int],
@@ -74,7 +78,7 @@ def verdict_fewer_params(original: str, factorized: str, *, params: tuple[int, i
 
     ``params``, ``macs`` and ``acc`` (test accuracy, 0..1) are ``(original, factorized)``.  Supported: fewer
     parameters and an accuracy not lower by more than :func:`accuracy_margin`; not supported: a lower accuracy
-    beyond the margin, or no fewer parameters; inconclusive when a net is below twice chance (not trained).
+    beyond the margin, or no fewer parameters; inconclusive when a net has not learned (at most twice chance).
     """
     claim = (f"Factorizing {original} into {factorized} gives fewer parameters without loss of accuracy "
              "(Szegedy et al. 2015, Sec. 3).")
@@ -84,8 +88,8 @@ def verdict_fewer_params(original: str, factorized: str, *, params: tuple[int, i
                 f"{m1 / 1e6:.1f}M; test accuracy {100 * a0:.2f}% -> {100 * a1:.2f}% ({100 * (a1 - a0):+.2f} points; "
                 f"margin {100 * margin:.2f} on {n_test:,} images).")
     if not _learned(a0, a1, chance=chance):
-        return Verdict(claim, "inconclusive", evidence, f"a net is below twice chance ({100 * 2 * chance:.0f}%): too "
-                       "little training to compare.")
+        return Verdict(claim, "inconclusive", evidence, f"a net is at or below twice chance ({100 * 2 * chance:.0f}%): "
+                       "too little training to compare.")
     if p1 >= p0:
         return Verdict(claim, "not supported", evidence + " The factorized net has no fewer parameters.")
     if a0 - a1 > margin:
@@ -98,7 +102,7 @@ def verdict_nonlinear(*, relu_acc: float, linear_acc: float, n_test: int, chance
     """Is the factorization with a ReLU between the two 3x3 convs better than the linear one (Figure 2)?
 
     Supported: ReLU better by more than :func:`accuracy_margin`; not supported: linear better by more than
-    it; inconclusive within it or when a net is below twice chance.
+    it; inconclusive within it or when a net has not learned (at most twice chance).
     """
     claim = ("Two 3x3 convolutions with a ReLU between them beat the same with a linear (identity) activation "
              "between them (Szegedy et al. 2015, Figure 2: 77.2% vs 76.2% top-1 on ImageNet).")
@@ -106,7 +110,7 @@ def verdict_nonlinear(*, relu_acc: float, linear_acc: float, n_test: int, chance
     evidence = (f"test accuracy with ReLU {100 * relu_acc:.2f}%, linear {100 * linear_acc:.2f}% "
                 f"({100 * (relu_acc - linear_acc):+.2f} points; margin {100 * margin:.2f} on {n_test:,} images).")
     if not _learned(relu_acc, linear_acc, chance=chance):
-        return Verdict(claim, "inconclusive", evidence, f"a net is below twice chance ({100 * 2 * chance:.0f}%).")
+        return Verdict(claim, "inconclusive", evidence, f"a net is at or below twice chance ({100 * 2 * chance:.0f}%).")
     if relu_acc - linear_acc > margin:
         return Verdict(claim, "supported", evidence)
     if linear_acc - relu_acc > margin:
@@ -160,13 +164,12 @@ def inference_speed(model: Any, input_size: tuple[int, int, int], *, device: Any
 def net_figures(runs: dict[str, RunRecord], *, device: Any) -> dict[str, dict[str, Any]]:
     """Per run: parameters, MACs, train/inference img/s, final test accuracy, test images, chance."""
     from ..analysis import count_params, summarize
-    from ..train.rundir import read_json
     from ..train.runs import load_trained
 
     out = {}
     for key, run in runs.items():
         t = load_trained(run.run_dir)
-        facts = read_json(run.run_dir / "data.json")
+        facts = run.files.read_data()
         size = tuple(t.input_size)
         out[key] = {"params": count_params(t.model)[0], "macs": summarize(t.model, size).macs,
                     "train_img_s": train_speed(run),
@@ -178,7 +181,7 @@ def net_figures(runs: dict[str, RunRecord], *, device: Any) -> dict[str, dict[st
 
 
 def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
-    from ..analysis import TextTable, factorization_table
+    from ..analysis import factorization_table
     from ..device import resolve_device
     from ..train.plot import plot_runs
 
@@ -203,16 +206,14 @@ def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
         verdict_nonlinear(relu_acc=f["conv3x3-3x3"]["test_acc"], linear_acc=f["conv3x3-3x3-linear"]["test_acc"],
                           n_test=n_test, chance=chance),
     ]
-    cells, records = [], []
-    for key, run in runs.items():
-        v = f[key]
-        cells.append([run.label, f"{v['params']:,}", f"{v['macs'] / 1e6:.1f}M", f"{v['train_img_s']:.0f}",
-                      f"{v['infer_img_s']:.0f}", "diverged" if v["diverged"] else f"{100 * v['test_acc']:.2f}"])
-        records.append({"run": key, "conv": run.info["conv"], **v})
-    tables = [TextTable(
-        title=f"Small {sc['dataset']} nets differing only in their spatial convolutions (same recipe and length)",
-        columns=["spatial unit", "params", "MACs", "train img/s", "inference img/s", "test acc %"],
-        cells=cells, records=records, right={1, 2, 3, 4, 5}),
+    records = [{"run": key, "conv": run.info["conv"], **f[key]} for key, run in runs.items()]
+    tables = [records_table(
+        f"Small {sc['dataset']} nets differing only in their spatial convolutions (same recipe and length)",
+        {"spatial unit": lambda r: runs[r["run"]].label, "params": "{params:,}",
+         "MACs": lambda r: f"{r['macs'] / 1e6:.1f}M", "train img/s": "{train_img_s:.0f}",
+         "inference img/s": "{infer_img_s:.0f}",
+         "test acc %": lambda r: "diverged" if r["diverged"] else f"{100 * r['test_acc']:.2f}"},
+        records, right=range(1, 6)),
         factorization_table([(5, "3x3"), (3, "asymmetric")])]
     figures = [
         plot_runs([r.run_dir for r in runs.values()], out=ctx.figures / "training_curves.png",
@@ -228,8 +229,7 @@ def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
         "convs, Szegedy et al.'s sqrt(alpha) rule for a widening unit).",
         "Recipe for every run: the engine's default for BatchNorm nets (SGD with Nesterov momentum 0.9, lr 0.1, "
         "weight decay 5e-4, batch 128, cosine schedule, the dataset's usual augmentation; ours), "
-        + (f"{sc['train']['epochs']} epochs" if "epochs" in sc["train"] else f"{sc['train']['steps']} steps")
-        + ", seed 0 (the same data order for every net).",
+        f"{train_length(sc['train'])}, seed 0 (the same data order for every net).",
         f"MACs at {h}x{w} (classicnets.analysis.summarize, conv and linear multiply-adds). Training img/s: mean "
         "over the run's epochs after the first (with --jobs 2 two runs share the cores, so compare within one "
         "sweep only). Inference img/s: measured after training, one net after another in this process, on one "
@@ -237,18 +237,12 @@ def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
         "The margin of an accuracy difference is two standard errors of the difference of two accuracies on the "
         f"test set (at least {MIN_MARGIN_PP:g} points). One seed per net: a difference within the margin is a tie.",
     ]
-    if ctx.scale == "smoke":
-        notes.append("Smoke scale: digits (8x8) and 40 steps; the numbers check the pipeline, not the claims.")
     return Report(measurements={"nets": records, "n_test": n_test, "margin_min_points": MIN_MARGIN_PP},
                   verdicts=verdicts, tables=tables, figures=figures, notes=notes)
 
 
 def _tradeoff(path: Path, runs: dict[str, RunRecord], f: dict[str, dict[str, Any]]) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, what, unit, scale in ((axes[0], "params", "parameters (thousands)", 1e3),
                                   (axes[1], "macs", "multiply-adds (millions)", 1e6)):
@@ -271,7 +265,7 @@ def _tradeoff(path: Path, runs: dict[str, RunRecord], f: dict[str, dict[str, Any
     return save_figure(fig, path)
 
 
-EXPERIMENT = register_experiment(Experiment(
+EXPERIMENT = Experiment(
     name="factorization",
     title="Factorized convolutions: fewer parameters, same accuracy; ReLU between the factors (Szegedy et al. 2015)",
     reproduces="Szegedy et al. 2015, Rethinking the Inception Architecture, Sec. 3 and Figure 2 (5x5 -> two 3x3, "
@@ -287,4 +281,5 @@ EXPERIMENT = register_experiment(Experiment(
                  "on one GPU",
     },
     needs_data={"small": "cifar10", "paper": "cifar10"},
-))
+    scale_notes={"smoke": SMOKE_NOTE},
+)

@@ -43,39 +43,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError
+from ..runfiles import RunFiles, read_json, write_json, write_text
+from .findings import STATUSES, Verdict, has_learned, records_table, train_length
 
 SCALES = ("smoke", "small", "paper")
-STATUSES = ("supported", "not supported", "inconclusive")
-
-
-# -- verdicts -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Verdict:
-    """A claim, the measured numbers behind it, and whether they support it.
-
-    ``status`` is one of :data:`STATUSES`; ``reason`` says why a verdict is not
-    simply supported (too few steps, a difference within the noise margin, ...).
-    """
-
-    claim: str
-    status: str
-    evidence: str
-    reason: str = ""
-
-    def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise ValueError(f"verdict status must be one of {STATUSES}, got {self.status!r}")
-
-    def line(self) -> str:
-        """``VERDICT (supported): <claim> Measured: <numbers>. [Reason: ...]``"""
-        text = f"VERDICT ({self.status}): {self.claim} Measured: {self.evidence}"
-        if self.reason:
-            text += f" Reason: {self.reason}"
-        return text
-
-    def as_dict(self) -> dict[str, str]:
-        return {"claim": self.claim, "status": self.status, "evidence": self.evidence, "reason": self.reason,
-                "line": self.line()}
 
 
 # -- what an experiment is made of ------------------------------------------------------------------
@@ -136,13 +107,17 @@ class RunRecord:
     def wall_s(self) -> float:
         return float((self.result or {}).get("wall_s", math.nan))
 
+    @property
+    def files(self) -> RunFiles:
+        return RunFiles(self.run_dir)
+
     def weights(self, which: str = "final") -> Path:
-        return self.run_dir / "weights" / f"{which}.safetensors"
+        return self.files.weights(which)
 
     def snapshots(self) -> list[tuple[int, Path]]:
         """``[(step, path), ...]`` of the weights saved every N steps (``snapshot_every_steps``), by step."""
         found = []
-        for p in (self.run_dir / "weights").glob("step-*.safetensors"):
+        for p in self.files.weights_dir.glob("step-*.safetensors"):
             try:
                 found.append((int(p.stem.split("-", 1)[1]), p))
             except ValueError:
@@ -208,6 +183,10 @@ class Experiment:
     scales: dict[str, str]  # scale -> what it runs and how long it takes
     options: tuple[Option, ...] = ()
     needs_data: dict[str, str] = field(default_factory=dict)  # scale -> dataset that needs --data-dir
+    #: scale -> the note summary.md ends with at that scale (what the paper scale does instead, or that a
+    #: smoke run checks the pipeline only); ``{scale}`` and the report's measurements (``{depth}``) are
+    #: filled in by :func:`scale_notes`.
+    scale_notes: dict[str, str] = field(default_factory=dict)
 
 
 _EXPERIMENTS: dict[str, Experiment] = {}
@@ -337,15 +316,7 @@ def config_mismatch(stored: dict[str, Any], cfg: Any) -> list[str]:
 
 
 def _read_state(path: Path) -> dict[str, Any]:
-    from ..train.rundir import read_json
-
     return read_json(path) if path.is_file() else {}
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    from ..train.rundir import write_json
-
-    write_json(path, obj)
 
 
 def _train_one(cfg_values: dict[str, Any]) -> dict[str, Any]:
@@ -369,7 +340,6 @@ def _train_one(cfg_values: dict[str, Any]) -> dict[str, Any]:
 def run_sweep(ctx: Context, specs: Sequence[RunSpec]) -> dict[str, RunRecord]:
     """Train every run of ``specs`` not yet finished (see the module docstring); return all of them."""
     from ..train.config import load_toml
-    from ..train.rundir import holds_run
 
     keys = [s.key for s in specs]
     dupes = sorted({k for k in keys if keys.count(k) > 1})
@@ -383,11 +353,11 @@ def run_sweep(ctx: Context, specs: Sequence[RunSpec]) -> dict[str, RunRecord]:
     todo: list[tuple[RunSpec, dict[str, Any]]] = []
     for spec in specs:
         run_dir = runs_dir / spec.key
-        done = (run_dir / "result.json").is_file()
-        if done or holds_run(run_dir):
-            toml = run_dir / "config.toml"
-            if toml.is_file():
-                differ = config_mismatch(load_toml(toml), spec.config)
+        rd = RunFiles(run_dir)
+        done = rd.result.is_file()
+        if done or rd.holds_run():
+            if rd.config.is_file():
+                differ = config_mismatch(load_toml(rd.config), spec.config)
                 if differ:
                     raise InvalidInputError(
                         f"{run_dir} was trained with another configuration: {', '.join(differ)} "
@@ -396,15 +366,15 @@ def run_sweep(ctx: Context, specs: Sequence[RunSpec]) -> dict[str, RunRecord]:
         if done:
             outcomes[spec.key] = {"status": "finished", "message": ""}
             continue
-        if outcomes.get(spec.key, {}).get("status") == "diverged" and holds_run(run_dir):
+        if outcomes.get(spec.key, {}).get("status") == "diverged" and rd.holds_run():
             continue  # deterministic: it would diverge again
-        values = spec.config.replace(out=str(run_dir), resume="" if holds_run(run_dir) else None,
+        values = spec.config.replace(out=str(run_dir), resume="" if rd.holds_run() else None,
                                      device=ctx.device).to_dict()
         todo.append((spec, values))
 
     def record(key: str, outcome: dict[str, Any]) -> None:
         outcomes[key] = {"status": outcome["status"], "message": outcome.get("message", "")}
-        _write_json(state_path, {**state, "runs": outcomes})
+        write_json(state_path, {**state, "runs": outcomes})
 
     total = len(specs)
     skipped = total - len(todo)
@@ -534,11 +504,11 @@ def _log_outcome(ctx: Context, key: str, outcome: dict[str, Any]) -> None:
 
 def _load_record(spec: RunSpec, run_dir: Path, outcome: dict[str, Any]) -> RunRecord:
     from ..train.config import load_toml
-    from ..train.rundir import read_json, read_metrics
 
-    cfg = load_toml(run_dir / "config.toml") if (run_dir / "config.toml").is_file() else spec.config.to_dict()
-    result = read_json(run_dir / "result.json") if (run_dir / "result.json").is_file() else None
-    history = read_metrics(run_dir) if (run_dir / "metrics.csv").is_file() else []
+    rd = RunFiles(run_dir)
+    cfg = load_toml(rd.config) if rd.config.is_file() else spec.config.to_dict()
+    result = rd.read_result() if rd.result.is_file() else None
+    history = rd.read_metrics() if rd.metrics_csv.is_file() else []
     status = "finished" if result is not None else outcome.get("status", "missing")
     if status not in ("finished", "diverged"):
         raise InvalidInputError(f"{run_dir}: the run has not finished ({status}); run the experiment again.")
@@ -575,25 +545,61 @@ def run_experiment(
 
     resolve_device(device)  # an unavailable device is refused before the sweep starts
     exp = get_experiment(name)
+    opts = _check_request(exp, scale, options, data_dir)
+    out_dir = Path(out) if out is not None else default_out(name, scale)
+    state_path = out_dir / "experiment.json"
+    state = _read_state(state_path)
+    _check_out(name, scale, out_dir, state, resume=resume)
+    ctx = Context(experiment=name, scale=scale, out=out_dir, data_dir=None if data_dir is None else str(data_dir),
+                  options=opts, jobs=jobs, device=device, verbose=verbose)
+    started = time.time()
+    t0 = time.perf_counter()
+    specs = exp.plan(ctx)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(state_path, {"experiment": name, "scale": scale, "options": _jsonable(opts),
+                            "runs": state.get("runs", {})})
+    ctx.log(f"{name} ({scale}): {len(specs)} training run(s) in {out_dir}")
+    records = run_sweep(ctx, specs)
+    t_train = time.perf_counter() - t0
+    ctx.log(f"{name}: analysing ...")
+    ctx.figures.mkdir(parents=True, exist_ok=True)
+    report = exp.analyze(ctx, records)
+    report.notes += scale_notes(exp, scale, report.measurements)
+    wall = time.perf_counter() - t0
+    results = _results(exp, ctx, specs, records, report, started=started, wall_s=wall, train_s=t_train)
+    write_json(out_dir / "results.json", results)
+    summary = render_summary(exp, ctx, records, report, results)
+    summary_path = write_text(out_dir / "summary.md", summary)
+    for v in report.verdicts:
+        ctx.log(v.line())
+    ctx.log(f"{name}: wrote {out_dir / 'summary.md'}, results.json and {len(report.figures)} figure(s) "
+            f"in {wall:.0f} s")
+    return {**results, "summary_path": str(summary_path)}
+
+
+def _check_request(exp: Experiment, scale: str, options: dict[str, Any], data_dir: Any) -> dict[str, Any]:
+    """Refuse an unknown scale, a foreign option or missing data; return every option with its value."""
     if scale not in SCALES:
         raise InvalidInputError(f"--scale must be one of {', '.join(SCALES)}, got {scale!r}.")
     known = {o.name: o for o in exp.options}
     unknown = sorted(set(options) - set(known))
     if unknown:
         flags = ", ".join("--" + u.replace("_", "-") for u in unknown)
-        raise InvalidInputError(f"{flags} does not apply to the {name} experiment"
+        raise InvalidInputError(f"{flags} does not apply to the {exp.name} experiment"
                                 + (f"; its options: {', '.join(o.flag for o in exp.options)}." if exp.options
                                    else " (it has no options of its own)."))
-    opts = {o.name: o.default for o in exp.options}
-    opts.update({k: v for k, v in options.items() if v is not None})
-    out_dir = Path(out) if out is not None else default_out(name, scale)
     dataset = exp.needs_data.get(scale)
     if dataset and data_dir is None:
-        raise InvalidInputError(f"the {name} experiment at scale {scale} trains on {dataset}: give its files with "
-                                f"--data-dir PATH (the dataset's file or folder, or a folder holding it, e.g. "
+        raise InvalidInputError(f"the {exp.name} experiment at scale {scale} trains on {dataset}: give its files "
+                                f"with --data-dir PATH (the dataset's file or folder, or a folder holding it, e.g. "
                                 f"../shared/data).")
-    state_path = out_dir / "experiment.json"
-    state = _read_state(state_path)
+    opts = {o.name: o.default for o in exp.options}
+    opts.update({k: v for k, v in options.items() if v is not None})
+    return opts
+
+
+def _check_out(name: str, scale: str, out_dir: Path, state: dict[str, Any], *, resume: bool) -> None:
+    """Refuse an output folder that holds another experiment, or none where ``--resume`` wants one."""
     if state:
         if state.get("experiment") != name or state.get("scale") != scale:
             raise InvalidInputError(f"{out_dir} holds the {state.get('experiment')} experiment at scale "
@@ -601,32 +607,12 @@ def run_experiment(
     elif resume:
         raise InvalidInputError(f"--resume: {out_dir} holds no {name} experiment to continue; leave out --resume "
                                 "to start it, or give the --out of the earlier run.")
-    ctx = Context(experiment=name, scale=scale, out=out_dir, data_dir=None if data_dir is None else str(data_dir),
-                  options=opts, jobs=jobs, device=device, verbose=verbose)
-    started = time.time()
-    t0 = time.perf_counter()
-    specs = exp.plan(ctx)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _write_json(state_path, {"experiment": name, "scale": scale, "options": _jsonable(opts),
-                             "runs": state.get("runs", {})})
-    ctx.log(f"{name} ({scale}): {len(specs)} training run(s) in {out_dir}")
-    records = run_sweep(ctx, specs)
-    t_train = time.perf_counter() - t0
-    ctx.log(f"{name}: analysing ...")
-    ctx.figures.mkdir(parents=True, exist_ok=True)
-    report = exp.analyze(ctx, records)
-    wall = time.perf_counter() - t0
-    results = _results(exp, ctx, specs, records, report, started=started, wall_s=wall, train_s=t_train)
-    _write_json(out_dir / "results.json", results)
-    summary = render_summary(exp, ctx, records, report, results)
-    from ..train.rundir import write_text
 
-    summary_path = write_text(out_dir / "summary.md", summary)
-    for v in report.verdicts:
-        ctx.log(v.line())
-    ctx.log(f"{name}: wrote {out_dir / 'summary.md'}, results.json and {len(report.figures)} figure(s) "
-            f"in {wall:.0f} s")
-    return {**results, "summary_path": str(summary_path)}
+
+def scale_notes(exp: Experiment, scale: str, measurements: dict[str, Any]) -> list[str]:
+    """The experiment's note for ``scale`` (:attr:`Experiment.scale_notes`), its fields filled in."""
+    template = exp.scale_notes.get(scale)
+    return [template.format_map({"scale": scale, **measurements})] if template else []
 
 
 def _jsonable(v: Any) -> Any:
@@ -770,10 +756,13 @@ __all__ = [
     "command_line",
     "find_data",
     "get_experiment",
+    "has_learned",
     "list_experiments",
     "plan_jobs",
     "engine_supports",
+    "records_table",
     "register_experiment",
+    "train_length",
     "require_engine",
     "run_experiment",
     "run_sweep",

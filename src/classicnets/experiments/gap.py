@@ -33,21 +33,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._io import save_figure
+from .._io import pyplot, save_figure
 from ..errors import InvalidInputError
-from .framework import (
-    Context,
-    Experiment,
-    Report,
-    RunRecord,
-    RunSpec,
-    Verdict,
-    register_experiment,
-    require_engine,
-)
+from .findings import Verdict, has_learned, records_table, train_length
+from .framework import Context, Experiment, Report, RunRecord, RunSpec, require_engine
 
 
-# -- the fully connected twin --------------------------------------------------------------------------
 # -- verdicts (pure functions of the measurements) -----------------------------------------------------------
 def verdict_any_size(gap_acc: dict[int, float | None], fc_acc: dict[int, float | None], *, train_size: int,
                      chance: float) -> Verdict:
@@ -57,8 +48,8 @@ def verdict_any_size(gap_acc: dict[int, float | None], fc_acc: dict[int, float |
     ``None`` where the network refused the input.  Supported: the GAP net gives
     predictions at every size and the FC net refuses every size but its own;
     not supported: the GAP net refuses a size (or the FC net takes a foreign
-    one); inconclusive: the GAP net did not learn (accuracy at its training size
-    below twice chance), so taking the input proves little.
+    one); inconclusive: the GAP net did not learn (:func:`~.findings.has_learned`: accuracy at its
+    training size at most twice chance), so taking the input proves little.
     """
     claim = ("Global average pooling lets one network take any input size: NIN with GAP classifies at every "
              "size without retraining; its fully connected twin accepts only its training size.")
@@ -71,9 +62,10 @@ def verdict_any_size(gap_acc: dict[int, float | None], fc_acc: dict[int, float |
     if any(a is not None for s, a in fc_acc.items() if s != train_size):
         return Verdict(claim, "not supported", evidence + " The FC network took a size it was not built for.")
     base = gap_acc.get(train_size)
-    if base is None or base < 2 * chance:
+    if base is None or not has_learned(base, chance):
         return Verdict(claim, "inconclusive", evidence,
-                       f"the GAP network is below twice chance ({100 * 2 * chance:.1f}%) at its training size: it has "
+                       f"the GAP network is at or below twice chance ({100 * 2 * chance:.1f}%) at its training size: "
+                       "it has "
                        "not learned enough for its predictions at other sizes to mean much.")
     return Verdict(claim, "supported", evidence)
 
@@ -83,7 +75,8 @@ def verdict_size_robust(gap_acc: dict[int, float | None], *, train_size: int, ch
     """Does the GAP network keep its accuracy at sizes it was not trained at?
 
     Supported: at every size the accuracy is within ``max_drop`` of the
-    training-size accuracy; not supported: some size falls below twice chance;
+    training-size accuracy; not supported: some size falls to twice chance or below
+    (not learned, :func:`~.findings.has_learned`);
     inconclusive: it keeps well above chance but loses more than ``max_drop``
     somewhere (the features are scale-dependent), or it did not learn at all.
     """
@@ -92,11 +85,11 @@ def verdict_size_robust(gap_acc: dict[int, float | None], *, train_size: int, ch
              f"{100 * max_drop:g} points of its {train_size}x{train_size} accuracy).")
     base = gap_acc.get(train_size)
     evidence = ", ".join(f"{s}x{s}: {100 * a:.1f}%" for s, a in sorted(gap_acc.items()) if a is not None) + "."
-    if base is None or base < 2 * chance or not others:
+    if base is None or not has_learned(base, chance) or not others:
         return Verdict(claim, "inconclusive", evidence, "the network did not learn at its training size, or no "
                        "other size was measured.")
     worst_size, worst = min(others.items(), key=lambda kv: kv[1])
-    if worst < 2 * chance:
+    if not has_learned(worst, chance):
         return Verdict(claim, "not supported", evidence + f" At {worst_size}x{worst_size} it falls to "
                        f"{100 * worst:.1f}%, near chance ({100 * chance:.1f}%).")
     if base - worst <= max_drop:
@@ -127,8 +120,9 @@ def verdict_regularization(*, gap_acc: float, fc_acc: float, gap_head: int, fc_h
     evidence = (f"test accuracy GAP {100 * gap_acc:.1f}%, FC {100 * fc_acc:.1f}% on {n_test} images (difference "
                 f"{100 * (gap_acc - fc_acc):+.1f} points, margin {100 * margin:.1f}){extra}; head parameters GAP "
                 f"{gap_head:,}, FC {fc_head:,} ({fc_head / max(gap_head, 1):.1f}x).")
-    if max(gap_acc, fc_acc) < 2 * chance:
-        return Verdict(claim, "inconclusive", evidence, f"both nets are below twice chance ({100 * 2 * chance:.1f}%): "
+    if not (has_learned(gap_acc, chance) or has_learned(fc_acc, chance)):
+        return Verdict(claim, "inconclusive", evidence, f"both nets are at or below twice chance "
+                       f"({100 * 2 * chance:.1f}%): "
                        "too little training to compare.")
     if gap_acc - fc_acc > margin:
         return Verdict(claim, "supported", evidence)
@@ -226,10 +220,9 @@ def size_batches(run: RunRecord, size: int, *, device: torch.device) -> tuple[An
     interpolation after normalization.
     """
     from ..data import DataLoader, augment, get_spec
-    from ..train.rundir import read_json
     from .measure import load_split
 
-    facts = read_json(run.run_dir / "data.json")
+    facts = run.files.read_data()
     cfg = run.config
     spec = get_spec(cfg["dataset"])
     part = cfg.get("partition")
@@ -280,10 +273,9 @@ def cam_grid(ctx: Context, run: RunRecord, model: nn.Module, *, classes: int, pa
     from ..analysis.cam import class_activation_maps, save_overlays
     from ..data import augment
     from ..device import resolve_device
-    from ..train.rundir import read_json
     from .measure import run_test_split
 
-    facts = read_json(run.run_dir / "data.json")
+    facts = run.files.read_data()
     names = facts["classes"]
     size = facts["input_size"][1]
     ds = run_test_split(run)
@@ -315,63 +307,32 @@ def cam_grid(ctx: Context, run: RunRecord, model: nn.Module, *, classes: int, pa
 
 
 def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
-    from ..analysis import TextTable
-    from ..device import resolve_device
-    from ..train.runs import load_trained
-
     sc = SCALES[ctx.scale]
-    dev = resolve_device(ctx.device)
     size = sc["train_size"]
     sizes = sorted(set(sc["eval_sizes"]) | {size})
     verdicts: list[Verdict] = []
-    tables, figures, notes = [], [], []
+    tables, figures = [], []
     measurements: dict[str, Any] = {"train_size": size, "eval_sizes": sizes, "partitions": {}}
     suffixes = ["" if p is None else f"-p{p}" for p in sc["partitions"]]
     size_rows = []
     for suffix in suffixes:
-        g, f = runs[f"gap{suffix}"], runs[f"fc{suffix}"]
-        tg, tf = load_trained(g.run_dir), load_trained(f.run_dir)
-        n_classes = len(tg.classes or [])
-        chance = 1.0 / max(n_classes, 1)
-        ctx.log(f"  evaluating gap{suffix} and fc{suffix} at sizes {sizes}")
-        gap_acc = accuracy_at_sizes(g, tg.model, sizes, device=dev)
-        fc_acc = accuracy_at_sizes(f, tf.model, sizes, device=dev)
-        _, _, n_test = size_batches(g, size, device=dev)
-        hg, hf = head_params(tg.model), head_params(tf.model)
-        pg, pf = (sum(p.numel() for p in m.parameters()) for m in (tg.model, tf.model))
-        m = {"gap_acc": gap_acc, "fc_acc": fc_acc, "gap_head_params": hg, "fc_head_params": hf,
-             "gap_params": pg, "fc_params": pf, "n_test": n_test, "chance": chance,
-             "gap_final_train_acc": g.final.get("train_acc"), "fc_final_train_acc": f.final.get("train_acc")}
+        m, part_verdicts, table, gap_model = partition(ctx, runs, suffix, sizes)
         measurements["partitions"][suffix or "default"] = m
-        size_rows.append((suffix, gap_acc, fc_acc))
-        verdicts.append(verdict_any_size(gap_acc, fc_acc, train_size=size, chance=chance))
-        verdicts.append(verdict_size_robust(gap_acc, train_size=size, chance=chance))
-        verdicts.append(verdict_regularization(gap_acc=gap_acc[size] or 0.0, fc_acc=fc_acc[size] or 0.0,
-                                               gap_head=hg, fc_head=hf, n_test=n_test, chance=chance,
-                                               gap_train=g.final.get("train_acc"), fc_train=f.final.get("train_acc")))
-        tables.append(TextTable(
-            title=f"Heads{(' (partition ' + suffix[2:] + ')') if suffix else ''}: parameters and test accuracy at "
-                  f"the training size {size}x{size}",
-            columns=["network", "head", "head params", "total params", "final train acc %", "test acc %"],
-            cells=[[g.label, "1x1 conv class maps + GAP", f"{hg:,}", f"{pg:,}",
-                    f"{100 * g.final.get('train_acc', math.nan):.1f}", _pct(gap_acc[size])],
-                   [f.label, "flatten + fully connected", f"{hf:,}", f"{pf:,}",
-                    f"{100 * f.final.get('train_acc', math.nan):.1f}", _pct(fc_acc[size])]],
-            right={2, 3, 4, 5}))
+        size_rows.append((suffix, m["gap_acc"], m["fc_acc"]))
+        verdicts += part_verdicts
+        tables.append(table)
         if suffix == suffixes[0]:
-            path, cam_rows = cam_grid(ctx, g, tg.model, classes=sc["cam_classes"],
-                                      path=ctx.figures / "cam_grid.png")
+            path, measurements["cam"] = cam_grid(ctx, runs[f"gap{suffix}"], gap_model, classes=sc["cam_classes"],
+                                                 path=ctx.figures / "cam_grid.png")
             figures.append(path)
-            measurements["cam"] = cam_rows
-    tables.insert(0, TextTable(
-        title=f"Test accuracy (%) at each input size, trained at {size}x{size} (refused: the network does not "
-              "accept that size)",
-        columns=["network", *(f"{s}x{s}" for s in sizes)],
-        cells=[row for suffix, ga, fa in size_rows for row in (
-            [f"GAP{suffix}", *(_pct(ga[s]) for s in sizes)], [f"FC{suffix}", *(_pct(fa[s]) for s in sizes)])],
-        right=set(range(1, len(sizes) + 1))))
+    tables.insert(0, records_table(
+        f"Test accuracy (%) at each input size, trained at {size}x{size} (refused: the network does not accept "
+        "that size)",
+        {"network": "{name}", **{f"{s}x{s}": (lambda r, s=s: _pct(r["acc"][s])) for s in sizes}},
+        [{"name": f"{head}{suffix}", "acc": acc} for suffix, ga, fa in size_rows for head, acc in (("GAP", ga),
+                                                                                                   ("FC", fa))],
+        right=range(1, len(sizes) + 1), records=[]))
     figures.insert(0, _size_figure(ctx.figures / "accuracy_vs_input_size.png", size_rows, sizes, size))
-
     if sc["cifar"]:
         from ..reference import TEST_ERROR_PERCENT
 
@@ -381,16 +342,60 @@ def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
             verdicts.append(verdict_published(error_pct=err, published_pct=TEST_ERROR_PERCENT[ref].value,
                                               what=f"NIN on CIFAR-10 ({run.label})"))
             measurements[f"nin_cifar10_{aug}_test_error"] = err
+    return Report(measurements=measurements, verdicts=verdicts, tables=tables, figures=figures,
+                  notes=_notes(ctx.scale))
 
-    notes += [
-        f"Scaled to the data: {_data_note(ctx.scale)}; the network (`{sc['base']}`) is otherwise unchanged (its "
+
+def partition(ctx: Context, runs: dict[str, RunRecord], suffix: str, sizes: list[int]
+              ) -> tuple[dict[str, Any], list[Verdict], Any, nn.Module]:
+    """The GAP net and its FC twin of one partition: ``(measurements, verdicts, heads table, the GAP model)``."""
+    from ..device import resolve_device
+    from ..train.runs import load_trained
+
+    dev = resolve_device(ctx.device)
+    size = SCALES[ctx.scale]["train_size"]
+    g, f = runs[f"gap{suffix}"], runs[f"fc{suffix}"]
+    tg, tf = load_trained(g.run_dir), load_trained(f.run_dir)
+    chance = 1.0 / max(len(tg.classes or []), 1)
+    ctx.log(f"  evaluating gap{suffix} and fc{suffix} at sizes {sizes}")
+    gap_acc = accuracy_at_sizes(g, tg.model, sizes, device=dev)
+    fc_acc = accuracy_at_sizes(f, tf.model, sizes, device=dev)
+    _, _, n_test = size_batches(g, size, device=dev)
+    hg, hf = head_params(tg.model), head_params(tf.model)
+    pg, pf = (sum(p.numel() for p in t.model.parameters()) for t in (tg, tf))
+    m = {"gap_acc": gap_acc, "fc_acc": fc_acc, "gap_head_params": hg, "fc_head_params": hf,
+         "gap_params": pg, "fc_params": pf, "n_test": n_test, "chance": chance,
+         "gap_final_train_acc": g.final.get("train_acc"), "fc_final_train_acc": f.final.get("train_acc")}
+    verdicts = [
+        verdict_any_size(gap_acc, fc_acc, train_size=size, chance=chance),
+        verdict_size_robust(gap_acc, train_size=size, chance=chance),
+        verdict_regularization(gap_acc=gap_acc[size] or 0.0, fc_acc=fc_acc[size] or 0.0, gap_head=hg, fc_head=hf,
+                               n_test=n_test, chance=chance, gap_train=g.final.get("train_acc"),
+                               fc_train=f.final.get("train_acc")),
+    ]
+    table = records_table(
+        f"Heads{(' (partition ' + suffix[2:] + ')') if suffix else ''}: parameters and test accuracy at the training "
+        f"size {size}x{size}",
+        {"network": "{network}", "head": "{head}", "head params": "{head_params:,}", "total params": "{params:,}",
+         "final train acc %": lambda r: f"{100 * r['train_acc']:.1f}", "test acc %": lambda r: _pct(r["test_acc"])},
+        [{"network": g.label, "head": "1x1 conv class maps + GAP", "head_params": hg, "params": pg,
+          "train_acc": g.final.get("train_acc", math.nan), "test_acc": gap_acc[size]},
+         {"network": f.label, "head": "flatten + fully connected", "head_params": hf, "params": pf,
+          "train_acc": f.final.get("train_acc", math.nan), "test_acc": fc_acc[size]}],
+        right=range(2, 6), records=[])
+    return m, verdicts, table, tg.model
+
+
+def _notes(scale: str) -> list[str]:
+    sc = SCALES[scale]
+    return [
+        f"Scaled to the data: {_data_note(scale)}; the network (`{sc['base']}`) is otherwise unchanged (its "
         "class-map layer has one channel per class). The FC twin (`nin_fc`) has the same trunk, initialization and "
         "recipe; only the head differs.",
         f"Recipe for both (ours): AdamW lr {RECIPE['lr']:g}, weight decay {RECIPE['weight_decay']:g}, cosine "
-        f"schedule, batch {RECIPE['batch_size']}, "
-        + (f"{sc['train']['epochs']} epochs" if "epochs" in sc["train"] else f"{sc['train']['steps']} steps")
-        + "; augmentation: the dataset's default (random resized crops and flips for 17 Flowers). NIN has no "
-        "BatchNorm and learned slowly with SGD in a short trial (26% against AdamW's 40% after 10 epochs at 64x64).",
+        f"schedule, batch {RECIPE['batch_size']}, {train_length(sc['train'])}; augmentation: the dataset's default "
+        "(random resized crops and flips for 17 Flowers). NIN has no BatchNorm and learned slowly with SGD in a short "
+        "trial (26% against AdamW's 40% after 10 epochs at 64x64).",
         "The GAP network is built with head_relu=False: its class maps are averaged without the ReLU of the released "
         "models, so both heads are linear; with that ReLU the head died in our trials (all class maps <= 0, loss "
         "stuck at ln 17).",
@@ -400,10 +405,6 @@ def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
         "map, upsampled bilinearly to the image and normalized to [0, 1]; `classicnets cam RUN IMAGE...` draws them "
         "for any image.",
     ]
-    if ctx.scale != "paper":
-        notes.append("17 Flowers splits: NON-OFFICIAL seeded partition 1 (the official datasplits.mat is not "
-                     "available); accuracies are not comparable with published figures.")
-    return Report(measurements=measurements, verdicts=verdicts, tables=tables, figures=figures, notes=notes)
 
 
 def _pct(a: float | None) -> str:
@@ -418,11 +419,7 @@ def _data_note(scale: str) -> str:
 
 def _size_figure(path: Path, rows: list[tuple[str, dict[int, float | None], dict[int, float | None]]],
                  sizes: list[int], train_size: int) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for suffix, ga, fa in rows:
         ax.plot(sizes, [100 * ga[s] if ga[s] is not None else math.nan for s in sizes], "o-",
@@ -439,7 +436,7 @@ def _size_figure(path: Path, rows: list[tuple[str, dict[int, float | None], dict
     return save_figure(fig, path)
 
 
-EXPERIMENT = register_experiment(Experiment(
+EXPERIMENT = Experiment(
     name="gap",
     title="Global average pooling: any input size, fewer parameters, class activation maps (NIN, Zhou et al.)",
     reproduces="Lin et al. 2013, Network in Network, Sec. 3.2 (GAP as a structural regularizer, 10.41%/8.81% on "
@@ -456,4 +453,7 @@ EXPERIMENT = register_experiment(Experiment(
                  "CIFAR-10 (nin-cifar recipe, 120 epochs) without and with augmentation: about 10 hours on one GPU",
     },
     needs_data={"small": "flowers17", "paper": "flowers17"},
-))
+    scale_notes=dict.fromkeys(("smoke", "small"), "17 Flowers splits: NON-OFFICIAL seeded partition 1 (the official "
+                              "datasplits.mat is not available); accuracies are not comparable with published "
+                              "figures."),
+)

@@ -40,9 +40,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .._io import save_figure
-from .factorization import accuracy_margin, inference_speed, train_speed
-from .framework import Context, Experiment, Report, RunRecord, RunSpec, Verdict, register_experiment
+from .._io import pyplot, save_figure
+from .factorization import SMOKE_NOTE, accuracy_margin, inference_speed, train_speed
+from .findings import Verdict, has_learned, records_table, train_length
+from .framework import Context, Experiment, Report, RunRecord, RunSpec
 
 #: The settings shared by every run (on top of the engine's inception-v3 recipe).
 BASE: dict[str, Any] = {"recipe": "inception-v3", "optimizer": "sgd", "lr": 0.045, "momentum": 0.9,
@@ -72,13 +73,13 @@ def verdict_accuracy(claim: str, *, with_acc: float, without_acc: float, names: 
     """Does the change (``with``) give a higher test accuracy than the baseline (``without``)?
 
     Supported: higher by more than :func:`~classicnets.experiments.factorization.accuracy_margin`; not
-    supported: lower by more than it; inconclusive within it, or when a net is below twice chance.
+    supported: lower by more than it; inconclusive within it, or when a net has not learned (at most twice chance).
     """
     margin = accuracy_margin(with_acc, without_acc, n_test)
     evidence = (f"test accuracy {names[0]} {100 * with_acc:.2f}%, {names[1]} {100 * without_acc:.2f}% "
                 f"({100 * (with_acc - without_acc):+.2f} points; margin {100 * margin:.2f} on {n_test:,} images).")
-    if min(with_acc, without_acc) < 2 * chance:
-        return Verdict(claim, "inconclusive", evidence, f"a net is below twice chance ({100 * 2 * chance:.0f}%).")
+    if not (has_learned(with_acc, chance) and has_learned(without_acc, chance)):
+        return Verdict(claim, "inconclusive", evidence, f"a net is at or below twice chance ({100 * 2 * chance:.0f}%).")
     if with_acc - without_acc > margin:
         return Verdict(claim, "supported", evidence)
     if without_acc - with_acc > margin:
@@ -95,7 +96,7 @@ def verdict_calibration(*, plain: dict[str, float], smoothed: dict[str, float], 
     smoothing; ``ece_se_diff`` is the bootstrap standard error of the ECE difference (paired, same images).
     Supported: the smoothed net's mean confidence is lower and its ECE lower by more than two standard
     errors; not supported: its ECE higher by more than two standard errors; inconclusive otherwise, or when
-    a net is below twice chance.
+    a net has not learned (at most twice chance).
     """
     claim = ("Label smoothing (0.1) makes the network less confident and better calibrated: lower mean top-1 "
              f"probability and lower expected calibration error ({BINS} bins) than without it.")
@@ -109,8 +110,8 @@ def verdict_calibration(*, plain: dict[str, float], smoothed: dict[str, float], 
     over = plain["mean_confidence"] - plain["accuracy"]
     evidence += (f" The unsmoothed net is {'over' if over > 0 else 'under'}confident by {100 * abs(over):.2f} "
                  "points on average.")
-    if min(plain["accuracy"], smoothed["accuracy"]) < 2 * chance:
-        return Verdict(claim, "inconclusive", evidence, f"a net is below twice chance ({100 * 2 * chance:.0f}%).")
+    if not (has_learned(plain["accuracy"], chance) and has_learned(smoothed["accuracy"], chance)):
+        return Verdict(claim, "inconclusive", evidence, f"a net is at or below twice chance ({100 * 2 * chance:.0f}%).")
     lower_conf = smoothed["mean_confidence"] < plain["mean_confidence"]
     if lower_conf and d < -margin:
         return Verdict(claim, "supported", evidence)
@@ -126,7 +127,7 @@ def verdict_reductions(*, naive: dict[str, float], reduced: dict[str, float], n_
 
     ``naive``/``reduced`` hold ``params``, ``macs``, ``test_acc`` (0..1) and ``out_channels``.  Supported:
     fewer parameters and multiply-adds and an accuracy not lower beyond the margin; not supported: a lower
-    accuracy beyond it, or no savings; inconclusive when a net is below twice chance.
+    accuracy beyond it, or no savings; inconclusive when a net has not learned (at most twice chance).
     """
     claim = ("1x1 reductions cut parameters, multiply-adds and feature-map channels without loss of accuracy: the "
              "Inception module with reductions against the naive module at the same #1x1/#3x3/#5x5 widths "
@@ -139,8 +140,8 @@ def verdict_reductions(*, naive: dict[str, float], reduced: dict[str, float], n_
                 f"({naive['macs'] / reduced['macs']:.1f}x fewer), {reduced['out_channels']:.0f} channels, "
                 f"{100 * reduced['test_acc']:.2f}% ({100 * (reduced['test_acc'] - naive['test_acc']):+.2f} points; "
                 f"margin {100 * margin:.2f}).")
-    if min(naive["test_acc"], reduced["test_acc"]) < 2 * chance:
-        return Verdict(claim, "inconclusive", evidence, f"a net is below twice chance ({100 * 2 * chance:.0f}%).")
+    if not (has_learned(naive["test_acc"], chance) and has_learned(reduced["test_acc"], chance)):
+        return Verdict(claim, "inconclusive", evidence, f"a net is at or below twice chance ({100 * 2 * chance:.0f}%).")
     if reduced["params"] >= naive["params"] or reduced["macs"] >= naive["macs"]:
         return Verdict(claim, "not supported", evidence + " The reductions do not save parameters or multiply-adds.")
     if naive["test_acc"] - reduced["test_acc"] > margin:
@@ -182,21 +183,10 @@ def _calibrations(ctx: Context, runs: dict[str, RunRecord], device: Any) -> dict
     return out
 
 
-def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
-    from ..analysis import TextTable, count_params, summarize
-    from ..analysis.calibration import ece_bootstrap
-    from ..device import resolve_device
-    from ..train.plot import plot_runs
-    from ..train.rundir import read_json
+def module_figures(runs: dict[str, RunRecord], acc: dict[str, float], device: Any) -> dict[str, dict[str, Any]]:
+    """The naive and the reduced (``base``) network: parameters, multiply-adds, channels out, accuracy, img/s."""
+    from ..analysis import count_params, summarize
     from ..train.runs import load_trained
-
-    sc = SCALES[ctx.scale]
-    dev = resolve_device(ctx.device)
-    cal = _calibrations(ctx, runs, dev)
-    facts = read_json(runs["base"].run_dir / "data.json")
-    n_test = int(facts.get("test") or 0)
-    chance = 1.0 / max(1, len(facts.get("classes") or []))
-    acc = {k: (cal[k].accuracy if k in cal else math.nan) for k in runs}
 
     nets: dict[str, dict[str, Any]] = {}
     for key in ("base", "naive"):
@@ -209,8 +199,22 @@ def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
         nets[key] = {"params": count_params(model)[0] - aux_params, "aux_params": aux_params,
                      "macs": summarize(model, size).macs, "out_channels": model.num_features,
                      "test_acc": acc[key], "train_img_s": train_speed(runs[key]),
-                     "infer_img_s": inference_speed(model.to(dev), size, device=dev)}
+                     "infer_img_s": inference_speed(model.to(device), size, device=device)}
+    return nets
 
+
+def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
+    from ..analysis.calibration import ece_bootstrap
+    from ..device import resolve_device
+    from ..train.plot import plot_runs
+
+    dev = resolve_device(ctx.device)
+    cal = _calibrations(ctx, runs, dev)
+    facts = runs["base"].files.read_data()
+    n_test = int(facts.get("test") or 0)
+    chance = 1.0 / max(1, len(facts.get("classes") or []))
+    acc = {k: (cal[k].accuracy if k in cal else math.nan) for k in runs}
+    nets = module_figures(runs, acc, dev)
     verdicts = [
         verdict_accuracy("An auxiliary classifier (loss weight 0.3) raises the final test accuracy (GoogLeNet Sec. 5: "
                          "about 0.5% in the paper's ablation).", with_acc=acc["base"], without_acc=acc["no-aux"],
@@ -221,7 +225,8 @@ def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
     ]
     measurements: dict[str, Any] = {"n_test": n_test, "bins": BINS, "accuracy": acc,
                                     "calibration": {k: c.as_dict() for k, c in cal.items()}, "modules": nets}
-    if "base" in cal and "ls0.1" in cal:
+    smoothing = "base" in cal and "ls0.1" in cal
+    if smoothing:
         boot = ece_bootstrap(cal["base"], cal["ls0.1"], resamples=200, seed=0)
         measurements["ece_bootstrap"] = boot
         verdicts.append(verdict_calibration(plain=cal["base"].as_dict(), smoothed=cal["ls0.1"].as_dict(),
@@ -233,42 +238,56 @@ def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
                          chance=chance),
         verdict_reductions(naive=nets["naive"], reduced=nets["base"], n_test=n_test, chance=chance),
     ]
-
-    tables = [TextTable(
-        title=f"Five runs, each differing from base in one thing ({sc['dataset']}, test split of {n_test:,} images)",
-        columns=["run", "test acc %", "mean confidence %", f"ECE % ({BINS} bins)", "NLL", "train img/s", "status"],
-        cells=[[runs[k].label, _p(acc[k]), _p(cal[k].confidence if k in cal else None),
-                _p(cal[k].ece if k in cal else None), f"{cal[k].nll:.3f}" if k in cal else "",
-                f"{train_speed(runs[k]):.0f}", runs[k].status] for k in runs],
-        records=[{"run": k, "test_acc": acc[k], **({"mean_confidence": cal[k].confidence, "ece": cal[k].ece,
-                                                      "nll": cal[k].nll} if k in cal else {})} for k in runs],
-        right={1, 2, 3, 4, 5})]
-    tables.append(TextTable(
-        title="Inception modules: naive (Fig. 2a) against 1x1 reductions (Fig. 2b), same #1x1/#3x3/#5x5 widths "
-              "(parameters without the training-only auxiliary head)",
-        columns=["network", "params", "MACs", "channels out", "train img/s", "inference img/s", "test acc %"],
-        cells=[[runs[k].label, f"{v['params']:,}", f"{v['macs'] / 1e6:.1f}M", str(v["out_channels"]),
-                f"{v['train_img_s']:.0f}", f"{v['infer_img_s']:.0f}", _p(v["test_acc"])]
-               for k, v in nets.items()],
-        records=[{"run": k, **v} for k, v in nets.items()], right={1, 2, 3, 4, 5, 6}))
     figures = [plot_runs([r.run_dir for r in runs.values()], out=ctx.figures / "training_curves.png",
                          labels=[r.label for r in runs.values()],
                          title="Inception tricks: dashed training error, bold test error")]
-    if "base" in cal and "ls0.1" in cal:
+    if smoothing:
         figures.append(_reliability(ctx.figures / "reliability_diagram.png",
                                     [("no label smoothing", cal["base"]), ("label smoothing 0.1", cal["ls0.1"])]))
-    length = f"{sc['train']['epochs']} epochs" if "epochs" in sc["train"] else f"{sc['train']['steps']} steps"
-    bcfg = runs["base"].config
+    return Report(measurements=measurements, verdicts=verdicts, tables=_tables(ctx, runs, cal, acc, nets, n_test),
+                  figures=figures, notes=_notes(ctx.scale, runs["base"].config))
+
+
+def _tables(ctx: Context, runs: dict[str, RunRecord], cal: dict[str, Any], acc: dict[str, float],
+            nets: dict[str, dict[str, Any]], n_test: int) -> list[Any]:
+    def cal_cell(k: str, what: str, fmt: Any = None) -> str:
+        if k not in cal:
+            return ""
+        return fmt(getattr(cal[k], what)) if fmt else _p(getattr(cal[k], what))
+
+    runs_table = records_table(
+        f"Five runs, each differing from base in one thing ({SCALES[ctx.scale]['dataset']}, test split of "
+        f"{n_test:,} images)",
+        {"run": lambda r: runs[r["run"]].label, "test acc %": lambda r: _p(acc[r["run"]]),
+         "mean confidence %": lambda r: cal_cell(r["run"], "confidence"),
+         f"ECE % ({BINS} bins)": lambda r: cal_cell(r["run"], "ece"),
+         "NLL": lambda r: cal_cell(r["run"], "nll", lambda v: f"{v:.3f}"),
+         "train img/s": lambda r: f"{train_speed(runs[r['run']]):.0f}", "status": lambda r: runs[r["run"]].status},
+        [{"run": k, "test_acc": acc[k], **({"mean_confidence": cal[k].confidence, "ece": cal[k].ece,
+                                             "nll": cal[k].nll} if k in cal else {})} for k in runs],
+        right=range(1, 6))
+    modules_table = records_table(
+        "Inception modules: naive (Fig. 2a) against 1x1 reductions (Fig. 2b), same #1x1/#3x3/#5x5 widths "
+        "(parameters without the training-only auxiliary head)",
+        {"network": lambda r: runs[r["run"]].label, "params": "{params:,}", "MACs": lambda r: f"{r['macs'] / 1e6:.1f}M",
+         "channels out": "{out_channels}", "train img/s": "{train_img_s:.0f}", "inference img/s": "{infer_img_s:.0f}",
+         "test acc %": lambda r: _p(r["test_acc"])},
+        [{"run": k, **v} for k, v in nets.items()], right=range(1, 7))
+    return [runs_table, modules_table]
+
+
+def _notes(scale: str, bcfg: dict[str, Any]) -> list[str]:
+    sc = SCALES[scale]
     aug = {"crop-flip": "pad-4 crop and flip", "none": "no augmentation"}.get(str(bcfg.get("augment")),
                                                                             str(bcfg.get("augment")))
-    notes = [
+    return [
         f"Data: {'CIFAR-10 at 32x32 (its own size)' if sc['dataset'] == 'cifar10' else 'the embedded 8x8 digits'}; "
         "network: classicnets.models.cifar_variants.inception_cifar (3x3 stem, four Inception modules, an auxiliary "
         "classifier after the second: 4x4 average pool, 1x1 conv 64, fc 256, dropout 70%, fc).",
-        f"Every run: {length}, batch {bcfg.get('batch_size')}, seed 0 (same initialization and data order), momentum "
-        f"0.9, lr 0.045, gradient clipping 2.0, weight decay {bcfg.get('weight_decay'):g} (the engine's inception-v3 "
-        f"recipe), {aug}, and a cosine schedule (ours, see the module docstring) in place of v3's x0.94 every two "
-        "epochs.",
+        f"Every run: {train_length(sc['train'])}, batch {bcfg.get('batch_size')}, seed 0 (same initialization and "
+        f"data order), momentum 0.9, lr 0.045, gradient clipping 2.0, weight decay {bcfg.get('weight_decay'):g} (the "
+        f"engine's inception-v3 recipe), {aug}, and a cosine schedule (ours, see the module docstring) in place of "
+        "v3's x0.94 every two epochs.",
         "no-aux keeps the auxiliary head in the network (same initialization as base) but gives its loss weight 0, "
         "so only the loss differs; the head never runs at test time.",
         f"ECE: {BINS} equal-width confidence bins over the full test split (Guo et al. 2017); its uncertainty is a "
@@ -276,9 +295,6 @@ def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
         "Accuracy margins: two standard errors of the difference of two accuracies on the test set (at least 0.5 "
         "points); one seed per run, so a difference within the margin is a tie.",
     ]
-    if ctx.scale == "smoke":
-        notes.append("Smoke scale: digits (8x8) and 40 steps; the numbers check the pipeline, not the claims.")
-    return Report(measurements=measurements, verdicts=verdicts, tables=tables, figures=figures, notes=notes)
 
 
 def _p(v: float | None) -> str:
@@ -286,11 +302,7 @@ def _p(v: float | None) -> str:
 
 
 def _reliability(path: Path, items: list[tuple[str, Any]]) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(2, len(items), figsize=(5 * len(items), 6.5), sharex=True,
                              gridspec_kw={"height_ratios": [3, 1]})
     for j, (name, c) in enumerate(items):
@@ -321,7 +333,7 @@ def _reliability(path: Path, items: list[tuple[str, Any]]) -> Path:
     return save_figure(fig, path)
 
 
-EXPERIMENT = register_experiment(Experiment(
+EXPERIMENT = Experiment(
     name="inception",
     title="Inception training tricks and 1x1 reductions: auxiliary heads, label smoothing, RMSProp, naive modules",
     reproduces="Szegedy et al. 2014 (GoogLeNet: 1x1 reductions, Sec. 4; auxiliary classifiers with weight 0.3, Sec. "
@@ -338,4 +350,5 @@ EXPERIMENT = register_experiment(Experiment(
                  "hour on one GPU",
     },
     needs_data={"small": "cifar10", "paper": "cifar10"},
-))
+    scale_notes={"smoke": SMOKE_NOTE},
+)

@@ -6,7 +6,7 @@ trained plain twin (same blocks, no shortcuts), at test time only (no retraining
 with its running statistics):
 
 * **delete one block** at a time: the residual branch is removed and the shortcut kept
-  (:func:`classicnets.analysis.lesion.deleted`); test error per deleted block, the downsampling blocks
+  (:func:`classicnets.analysis.block_lesions.deleted`); test error per deleted block, the downsampling blocks
   marked (their shortcut subsamples and zero-pads, so deleting them removes more).  The plain twin cannot
   keep a shortcut: deleting a plain block removes its pair of conv layers (conv-BN-ReLU-conv-BN-ReLU), so
   the previous block's output goes straight to the next one.  That is possible only where the block keeps
@@ -15,7 +15,7 @@ with its running statistics):
 * **delete k random blocks** (k = 1 ... the number of shape-preserving blocks), several seeded samples per
   k, the same sets for both nets: mean and spread of the error against k (Fig. 5a).
 * **reorder**: swap k random pairs of same-shape blocks (same channels, stride 1;
-  :func:`~classicnets.analysis.lesion.random_swaps`), the same orders for both nets; error against the
+  :func:`~classicnets.analysis.block_lesions.random_swaps`), the same orders for both nets; error against the
   Kendall tau between the original and the new order (Fig. 5b).
 
 The networks are trained by the sweep (``plain{d}`` and ``resnet{d}``, the ``resnet-cifar`` recipe, the
@@ -37,18 +37,11 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from .._io import save_figure
+from .._io import pyplot, save_figure
 from ..errors import InvalidInputError
-from .framework import (
-    Context,
-    Experiment,
-    Option,
-    Report,
-    RunRecord,
-    RunSpec,
-    Verdict,
-    register_experiment,
-)
+from ..runfiles import RunFiles
+from .findings import Verdict, has_learned, records_table
+from .framework import Context, Experiment, Option, Report, RunRecord, RunSpec
 
 #: Per scale: dataset, depth, the TrainConfig values of both runs, and the lesion sampling.
 SCALES: dict[str, dict[str, Any]] = {
@@ -78,8 +71,14 @@ FROM_OPTION = Option(
 
 
 # -- verdicts (pure functions of the measurements) -----------------------------------------------------------------
-def _untrained(base_err: float, chance_err: float) -> bool:
-    return base_err >= chance_err / 2
+def _learned(err: float, chance_err: float) -> bool:
+    """Has a net with test error ``err`` (%) learned (:func:`~.findings.has_learned`)?  If not, it is near chance."""
+    return has_learned(100 - err, 100 - chance_err)
+
+
+def _near_chance(chance_err: float) -> float:
+    """The test error (%) from which on a net counts as near chance: twice the chance accuracy."""
+    return 100 - 2 * (100 - chance_err)
 
 
 def verdict_single_deletion(base_err: float, deletions: dict[str, float], downsampling: dict[str, float], *,
@@ -89,7 +88,7 @@ def verdict_single_deletion(base_err: float, deletions: dict[str, float], downsa
     ``deletions`` maps each non-downsampling block to the test error (%) with it deleted, ``downsampling``
     the same for the downsampling blocks.  Supported when at least ``share`` of the non-downsampling
     deletions stay within ``margin`` points of ``base_err``; not supported when fewer than half do;
-    inconclusive in between, or when the net has not learned (error above half the chance level).
+    inconclusive in between, or when the net has not learned (:func:`~.findings.has_learned`).
     """
     claim = (f"Deleting a single non-downsampling block of the trained residual network changes its test error by "
              f"less than {margin:g} points, for at least {100 * share:.0f}% of the blocks (Veit et al. Fig. 3); "
@@ -110,9 +109,10 @@ def verdict_single_deletion(base_err: float, deletions: dict[str, float], downsa
         mean_other = statistics.fmean(changes.values())
         evidence += (f" Mean change: {mean_ds:+.2f} for downsampling blocks, {mean_other:+.2f} for the others"
                      + (" (the downsampling ones cost more)." if mean_ds > mean_other else "."))
-    if _untrained(base_err, chance_err):
-        return Verdict(claim, "inconclusive", evidence, f"the residual net's error is above half the chance level "
-                       f"({chance_err / 2:.0f}%): it has barely learned, so its lesions say little.")
+    if not _learned(base_err, chance_err):
+        return Verdict(claim, "inconclusive", evidence, f"the residual net has barely learned (test error "
+                       f"{_near_chance(chance_err):.0f}% or more: at most twice the chance accuracy), so its lesions "
+                       "say little.")
     frac = len(within) / len(changes)
     if frac >= share:
         return Verdict(claim, "supported", evidence)
@@ -128,12 +128,12 @@ def verdict_plain_deletion(plain_base_err: float | None, plain_errs: dict[str, f
     """Does removing one block (a pair of conv layers) of the trained plain twin drop it to near chance?
 
     "Near chance": at most twice the chance accuracy (error >= 100 - 2 (100 - ``chance_err``); 80% for ten
-    classes).  Supported when the median lesioned error is near chance; not supported when the median
-    lesion changes the plain net's error by less than ``margin`` (it is as robust as a residual net);
-    inconclusive for a large drop short of chance, when the plain net itself never learned, or without a
-    plain twin.
+    classes), where a net counts as not learned (:func:`~.findings.has_learned`).  Supported when the
+    median lesioned error is near chance; not supported when the median lesion changes the plain net's
+    error by less than ``margin`` (it is as robust as a residual net); inconclusive for a large drop short
+    of chance, when the plain net itself never learned, or without a plain twin.
     """
-    near = 100 - 2 * (100 - chance_err)
+    near = _near_chance(chance_err)
     claim = (f"Removing one block (a pair of conv layers) of the trained plain twin drops it to near chance "
              f"(median test error over its removable blocks >= {near:.0f}%; Veit et al. Fig. 3, the VGG-style "
              "net).")
@@ -142,17 +142,17 @@ def verdict_plain_deletion(plain_base_err: float | None, plain_errs: dict[str, f
                        "--from, or let the experiment train it).")
     errs = sorted(plain_errs.values())
     med = statistics.median(errs)
-    n_near = sum(e >= near for e in errs)
+    n_near = sum(not _learned(e, chance_err) for e in errs)
     evidence = (f"plain twin {plain_base_err:.2f}% intact; with one of its {len(errs)} removable blocks removed: "
                 f"median {med:.2f}%, range {errs[0]:.2f}-{errs[-1]:.2f}%, {n_near} of {len(errs)} at or above "
                 f"{near:.0f}%")
     if res_changes:
         evidence += f"; the residual net's median single-deletion change: {statistics.median(res_changes):+.2f} points"
     evidence += "."
-    if plain_base_err >= near:
+    if not _learned(plain_base_err, chance_err):
         return Verdict(claim, "inconclusive", evidence, "the plain twin is near chance before any lesion: it has "
                        "not learned (too few steps for this depth).")
-    if med >= near:
+    if not _learned(med, chance_err):
         return Verdict(claim, "supported", evidence)
     if med - plain_base_err < margin:
         return Verdict(claim, "not supported", evidence + f" The median removal costs less than {margin:g} points.")
@@ -194,9 +194,9 @@ def verdict_smooth(base_err: float, ks: list[int], means: list[float], *, chance
         if p_rise > 0:
             evidence += (f" Plain twin: rise {p_rise:+.2f} points, {100 * p_share:.0f}% of it in one step "
                          f"(at k={p_at}).")
-    if _untrained(base_err, chance_err):
-        return Verdict(claim, "inconclusive", evidence, "the residual net has barely learned (error above half the "
-                       "chance level).")
+    if not _learned(base_err, chance_err):
+        return Verdict(claim, "inconclusive", evidence, "the residual net has barely learned (test accuracy at most "
+                       "twice chance).")
     if not rise > margin:
         return Verdict(claim, "inconclusive", evidence, f"deleting up to {max(ks)} blocks raises the error by less "
                        f"than {margin:g} points: no curve to judge.")
@@ -240,8 +240,9 @@ def verdict_reorder(base_err: float, rows: list[tuple[int, float, float]], *, ch
         pm = by_k(plain[1])
         evidence += (f" Plain twin: {plain[0]:.2f}% intact, {pm[0][2]:.2f}% after {pm[0][0]} swap(s), "
                      f"{pm[-1][2]:.2f}% after {pm[-1][0]}.")
-    if _untrained(base_err, chance_err):
-        return Verdict(claim, "inconclusive", evidence, "the residual net has barely learned.")
+    if not _learned(base_err, chance_err):
+        return Verdict(claim, "inconclusive", evidence, "the residual net has barely learned (test accuracy at most "
+                       "twice chance).")
     if e0 - base_err >= (chance_err - base_err) / 2:
         return Verdict(claim, "not supported", evidence + f" {k0} swap(s) already cost half the distance to chance.")
     if abs(e0 - base_err) < margin and e1 >= e0 - margin:
@@ -279,10 +280,10 @@ def find_run_dirs(paths: list[Path], _seen: set[Path] | None = None) -> list[Pat
         if p.resolve() in seen:
             continue
         seen.add(p.resolve())
-        if (p / "config.toml").is_file() and (p / "data.json").is_file():
+        if RunFiles(p).describes_model():
             found.append(p)
             continue
-        here = [c.parent for c in sorted(p.rglob("config.toml")) if (c.parent / "data.json").is_file()]
+        here = [c.parent for c in sorted(p.rglob(RunFiles.config.name)) if RunFiles(c.parent).describes_model()]
         if not here and (p / "experiment.json").is_file():
             try:
                 sources = json.loads((p / "experiment.json").read_text()).get("options", {}).get("from")
@@ -299,13 +300,12 @@ def find_run_dirs(paths: list[Path], _seen: set[Path] | None = None) -> list[Pat
 
 def _record(run_dir: Path, family: str, depth: int) -> RunRecord:
     from ..train.config import load_toml
-    from ..train.rundir import read_json, read_metrics
 
-    cfg = load_toml(run_dir / "config.toml")
+    rd = RunFiles(run_dir)
     return RunRecord(key=run_dir.name, label=f"{'ResNet' if family == 'resnet' else 'plain'}-{depth}",
                      info={"family": family, "depth": depth, "source": str(run_dir)}, run_dir=run_dir,
-                     status="finished", config=cfg, result=read_json(run_dir / "result.json"),
-                     history=read_metrics(run_dir) if (run_dir / "metrics.csv").is_file() else [])
+                     status="finished", config=load_toml(rd.config), result=rd.read_result(),
+                     history=rd.read_metrics() if rd.metrics_csv.is_file() else [])
 
 
 def pick_pair(run_dirs: list[Path]) -> tuple[RunRecord, RunRecord | None, list[str]]:
@@ -318,9 +318,10 @@ def pick_pair(run_dirs: list[Path]) -> tuple[RunRecord, RunRecord | None, list[s
 
     cands: list[tuple[str, int, bool, Path, str]] = []
     for d in run_dirs:
-        if not (d / "result.json").is_file():
+        rd = RunFiles(d)
+        if not rd.result.is_file():
             continue  # unfinished or diverged
-        cfg = load_toml(d / "config.toml")
+        cfg = load_toml(rd.config)
         m = _FAMILY.fullmatch(str(cfg.get("model", "")))
         if m:
             cands.append((m.group(1), int(m.group(2)), cfg.get("train_subset") is None, d, str(cfg.get("dataset"))))
@@ -379,22 +380,22 @@ def eval_batches(ctx: Context, run: RunRecord, trained: Any, limit: int | None) 
     """Normalized test batches of a run's dataset, kept in memory.
 
     With ``limit`` below the split's size, a seeded, class-stratified subset of
-    ``limit`` images (:func:`stratified_subset`): test splits are often stored
-    class by class, so their first images are not a sample.
+    ``limit`` images (:func:`classicnets.data.splits.stratified_sample`): test splits
+    are often stored class by class, so their first images are not a sample.
     """
     import dataclasses
 
+    from ..data.splits import stratified_sample
     from ..device import resolve_device
-    from ..train.rundir import read_json
     from .measure import batches, load_split
 
     cfg = run.config
     data_dir = ctx.data_path(cfg["dataset"]) if ctx.data_dir else cfg.get("data_dir")
-    facts = read_json(run.run_dir / "data.json")
+    facts = run.files.read_data()
     ds = load_split(cfg["dataset"], data_dir, "test", facts.get("cache_size"))
     total = len(ds)
     if limit and limit < total:
-        keep = stratified_subset(ds.labels, limit, seed=0)
+        keep = stratified_sample(ds.labels, limit, seed=0)
         ds = dataclasses.replace(ds, images=ds.images[keep], labels=ds.labels[keep])
     crop = trained.input_size[1] if trained.input_size and trained.input_size[1] != ds.images.shape[1] else None
     out = list(batches(ds, trained.mean, trained.std, batch_size=500, crop=crop, device=resolve_device(ctx.device)))
@@ -404,27 +405,6 @@ def eval_batches(ctx: Context, run: RunRecord, trained: Any, limit: int | None) 
     return out, len(ds), text
 
 
-def stratified_subset(labels: Any, n: int, *, seed: int = 0) -> Any:
-    """Sorted indices of ``n`` items drawn per class in proportion to its share (seeded).
-
-    Each class gets ``floor(n * share)`` items; the ones left over go to the
-    classes with the largest remainders, so the result has exactly ``n`` indices.
-    """
-    import numpy as np
-
-    labels = np.asarray(labels)
-    if not 0 < n <= len(labels):
-        raise InvalidInputError(f"cannot draw {n} of {len(labels)} items.")
-    rng = np.random.default_rng([seed, 11])
-    classes, counts = np.unique(labels, return_counts=True)
-    want = n * counts / len(labels)
-    take = np.floor(want).astype(int)
-    for i in np.argsort(-(want - take), kind="stable")[: n - int(take.sum())]:
-        take[i] += 1
-    picked = [rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, take, strict=True)]
-    return np.sort(np.concatenate(picked))
-
-
 def test_error(model: Any, batches: list[Any], device: Any) -> float:
     """Top-1 test error (%) of ``model`` over ``batches`` (:func:`classicnets.train.evaluate.evaluate`)."""
     from ..train.evaluate import evaluate
@@ -432,102 +412,139 @@ def test_error(model: Any, batches: list[Any], device: Any) -> float:
     return 100.0 * (1.0 - float(evaluate(model, batches, num_classes=model.num_classes, device=device).top1))
 
 
-def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
-    from ..analysis import TextTable
-    from ..analysis.lesion import (
-        block_table,
-        deletable,
-        deleted,
-        kendall_tau,
-        random_deletions,
-        random_swaps,
-        reordered,
-        swappable_pairs,
-    )
-    from ..device import resolve_device
-    from ..train.runs import load_trained
+class Subjects:
+    """The trained networks under lesion (``"resnet"`` and, when there is one, ``"plain"``) and their test data.
 
-    sc = SCALES[ctx.scale]
-    dev = resolve_device(ctx.device)
-    res_run, plain_run, notes = networks(ctx, runs)
-    nets: dict[str, Any] = {"resnet": load_trained(res_run.run_dir)}
-    if plain_run is not None:
-        nets["plain"] = load_trained(plain_run.run_dir)
-    for t in nets.values():
-        t.model.to(dev).eval()
-    n_classes = len(nets["resnet"].classes or []) or nets["resnet"].model.num_classes
-    chance_err = 100.0 * (1 - 1 / n_classes)
-    data: dict[str, list[Any]] = {}
-    for fam, t in nets.items():
-        data[fam], n_eval, eval_text = eval_batches(ctx, res_run if fam == "resnet" else plain_run, t,
-                                                    sc["eval_images"])
-    table = block_table(nets["resnet"].model)
-    n = len(table)
-    depth = res_run.info["depth"]
-    ctx.log(f"  lesions of ResNet-{depth}{' and plain-' + str(depth) if 'plain' in nets else ''} ({n} blocks) on "
-            f"{eval_text}")
+    ``error(fam)`` is the test error (%) of that network as it is now (inside a lesion, the lesioned one);
+    ``base`` holds the intact errors.
+    """
 
-    def err(fam: str) -> float:
-        return test_error(nets[fam].model, data[fam], dev)
+    def __init__(self, ctx: Context, runs: dict[str, RunRecord], eval_images: int | None) -> None:
+        from ..device import resolve_device
+        from ..train.runs import load_trained
 
-    base = {fam: err(fam) for fam in nets}
+        self.device = resolve_device(ctx.device)
+        self.runs = runs
+        self.nets = {fam: load_trained(r.run_dir) for fam, r in runs.items()}
+        for t in self.nets.values():
+            t.model.to(self.device).eval()
+        n_classes = len(self.nets["resnet"].classes or []) or self.nets["resnet"].model.num_classes
+        self.chance_err = 100.0 * (1 - 1 / n_classes)
+        self.data: dict[str, list[Any]] = {}
+        for fam, t in self.nets.items():
+            self.data[fam], self.n_eval, self.eval_text = eval_batches(ctx, runs[fam], t, eval_images)
+        self.base = {fam: self.error(fam) for fam in self.nets}
 
-    # 1. single deletions
-    single: list[dict[str, Any]] = []
-    plain_ok = set(deletable(nets["plain"].model)) if "plain" in nets else set()
+    def model(self, fam: str) -> Any:
+        return self.nets[fam].model
+
+    def error(self, fam: str) -> float:
+        return test_error(self.model(fam), self.data[fam], self.device)
+
+
+def single_deletions(nets: Subjects, table: list[Any]) -> list[dict[str, Any]]:
+    """Fig. 3: each block deleted alone; the plain twin loses a block only where it keeps the shape."""
+    from ..analysis.block_lesions import deletable, deleted
+
+    plain_ok = set(deletable(nets.model("plain"))) if "plain" in nets.nets else set()
+    rows: list[dict[str, Any]] = []
     for b in table:
         row: dict[str, Any] = {**b.as_dict()}
-        with deleted(nets["resnet"].model, [b.index]):
-            row["resnet_err"] = err("resnet")
+        with deleted(nets.model("resnet"), [b.index]):
+            row["resnet_err"] = nets.error("resnet")
         row["plain_err"] = None
         if b.index in plain_ok:
-            with deleted(nets["plain"].model, [b.index]):
-                row["plain_err"] = err("plain")
-        single.append(row)
+            with deleted(nets.model("plain"), [b.index]):
+                row["plain_err"] = nets.error("plain")
+        rows.append(row)
+    return rows
 
-    # 2. k random deletions among the shape-preserving blocks, the same sets for both nets
-    cands = deletable(nets["resnet"].model, keep_shape=True)
+
+def many_deletions(nets: Subjects, cands: list[int], sc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Fig. 5a: k random shape-preserving blocks deleted, ``samples`` seeded sets per k, the same for both nets."""
+    from ..analysis.block_lesions import deleted, random_deletions
+
     ks = [k for k in (sc["delete_ks"] or range(1, len(cands) + 1)) if k <= len(cands)]
-    plain_ks = [k for k in sc["plain_delete_ks"] if k <= len(cands)]
-    samples = sc["samples"]
-    multi: list[dict[str, Any]] = []
-    for k in sorted(set(ks) | set(plain_ks)):
-        for s in range(samples):
+    plain_ks = [k for k in sc["plain_delete_ks"] if k <= len(cands)] if "plain" in nets.nets else []
+    rows: list[dict[str, Any]] = []
+    for k in sorted(set(ks) | {k for k in sc["plain_delete_ks"] if k <= len(cands)}):
+        for s in range(sc["samples"]):
             chosen = random_deletions(cands, k, random.Random(10_000 * k + s))
             row = {"k": k, "sample": s, "blocks": chosen, "resnet_err": None, "plain_err": None}
-            if k in ks:
-                with deleted(nets["resnet"].model, chosen):
-                    row["resnet_err"] = err("resnet")
-            if "plain" in nets and k in plain_ks:
-                with deleted(nets["plain"].model, chosen):
-                    row["plain_err"] = err("plain")
-            multi.append(row)
+            for fam, fam_ks in (("resnet", ks), ("plain", plain_ks)):
+                if k in fam_ks:
+                    with deleted(nets.model(fam), chosen):
+                        row[f"{fam}_err"] = nets.error(fam)
+            rows.append(row)
+    return rows
 
-    # 3. reordering: k random swaps of same-shape blocks, the same orders for both nets
-    n_pairs = len(swappable_pairs(table))
-    swap_ks = [k for k in sc["swap_ks"] if k <= n_pairs]
-    reorder: list[dict[str, Any]] = []
+
+def reorderings(nets: Subjects, table: list[Any], swap_ks: list[int], samples: int) -> list[dict[str, Any]]:
+    """Fig. 5b: k random swaps of same-shape blocks, the same orders for both nets, with their Kendall tau."""
+    from ..analysis.block_lesions import kendall_tau, random_swaps, reordered
+
+    rows: list[dict[str, Any]] = []
     for k in swap_ks:
         for s in range(samples):
             order = random_swaps(table, k, random.Random(20_000 * k + s))
             row = {"k": k, "sample": s, "order": order, "kendall_tau": kendall_tau(order)}
-            for fam in nets:
-                with reordered(nets[fam].model, order):
-                    row[f"{fam}_err"] = err(fam)
-            reorder.append(row)
+            for fam in nets.nets:
+                with reordered(nets.model(fam), order):
+                    row[f"{fam}_err"] = nets.error(fam)
+            rows.append(row)
+    return rows
 
-    def curve(fam: str) -> tuple[list[int], list[float], list[float]]:
-        kk = sorted({r["k"] for r in multi if r[f"{fam}_err"] is not None})
-        vals = [[r[f"{fam}_err"] for r in multi if r["k"] == k and r[f"{fam}_err"] is not None] for k in kk]
-        return kk, [statistics.fmean(v) for v in vals], [statistics.pstdev(v) for v in vals]
 
-    # verdicts
+def deletion_curve(multi: list[dict[str, Any]], fam: str) -> tuple[list[int], list[float], list[float]]:
+    """``(ks, mean errors, their standard deviations)`` of one network over the random deletions."""
+    kk = sorted({r["k"] for r in multi if r[f"{fam}_err"] is not None})
+    vals = [[r[f"{fam}_err"] for r in multi if r["k"] == k and r[f"{fam}_err"] is not None] for k in kk]
+    return kk, [statistics.fmean(v) for v in vals], [statistics.pstdev(v) for v in vals]
+
+
+def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
+    from ..analysis.block_lesions import block_table, deletable, swappable_pairs
+
+    sc = SCALES[ctx.scale]
+    res_run, plain_run, notes = networks(ctx, runs)
+    pair = {"resnet": res_run} if plain_run is None else {"resnet": res_run, "plain": plain_run}
+    nets = Subjects(ctx, pair, sc["eval_images"])
+    table = block_table(nets.model("resnet"))
+    depth = res_run.info["depth"]
+    ctx.log(f"  lesions of ResNet-{depth}{' and plain-' + str(depth) if 'plain' in nets.nets else ''} "
+            f"({len(table)} blocks) on {nets.eval_text}")
+    single = single_deletions(nets, table)
+    cands = deletable(nets.model("resnet"), keep_shape=True)
+    multi = many_deletions(nets, cands, sc)
+    n_pairs = len(swappable_pairs(table))
+    swap_ks = [k for k in sc["swap_ks"] if k <= n_pairs]
+    reorder = reorderings(nets, table, swap_ks, sc["samples"])
+    curves = {fam: deletion_curve(multi, fam) for fam in ("resnet", "plain")}
+
+    verdicts = _verdicts(nets, single, curves, reorder)
+    tables = _tables(nets, single, multi, curves, reorder, swap_ks, sc["samples"])
+    figures = [_fig3(ctx.figures / "fig3_single_deletion.png", single, nets.base, nets.chance_err, depth),
+               _fig5(ctx.figures / "fig5_deletion_reordering.png", curves["resnet"], curves["plain"], reorder,
+                     nets.base, nets.chance_err, depth)]
+    measurements = {
+        "depth": depth, "blocks": len(table), "eval_images": nets.n_eval, "eval_data": nets.eval_text,
+        "chance_err": nets.chance_err, "margin_points": MARGIN_PP, "base_err": nets.base, "single_deletion": single,
+        "random_deletion": multi, "reorder": reorder, "deletion_candidates": cands, "swappable_pairs": n_pairs,
+        "networks": {fam: str(r.run_dir) for fam, r in nets.runs.items()},
+    }
+    notes += _notes([b.name for b in table if b.changes_shape], len(cands), n_pairs)
+    return Report(measurements=measurements, verdicts=verdicts, tables=tables, figures=figures, notes=notes)
+
+
+def _verdicts(nets: Subjects, single: list[dict[str, Any]], curves: dict[str, tuple[list, list, list]],
+              reorder: list[dict[str, Any]]) -> list[Verdict]:
+    base, chance_err = nets.base, nets.chance_err
     non_ds = {r["name"]: r["resnet_err"] for r in single if not r["is_downsampling"]}
     ds_rows = {r["name"]: r["resnet_err"] for r in single if r["is_downsampling"]}
     plain_errs = {r["name"]: r["plain_err"] for r in single if r["plain_err"] is not None}
-    rk, rm, rs = curve("resnet")
-    pk, pm, ps = curve("plain") if "plain" in nets else ([], [], [])
-    verdicts = [
+    rk, rm, _ = curves["resnet"]
+    pk, pm, _ = curves["plain"]
+    return [
         verdict_single_deletion(base["resnet"], non_ds, ds_rows, chance_err=chance_err),
         verdict_plain_deletion(base.get("plain"), plain_errs, chance_err=chance_err,
                                res_changes=[v - base["resnet"] for v in non_ds.values()]),
@@ -536,77 +553,72 @@ def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
         verdict_reorder(base["resnet"], [(r["k"], r["kendall_tau"], r["resnet_err"]) for r in reorder],
                         chance_err=chance_err,
                         plain=(base["plain"], [(r["k"], r["kendall_tau"], r["plain_err"]) for r in reorder])
-                        if "plain" in nets else None),
+                        if "plain" in nets.nets else None),
     ]
 
-    # tables
-    src_rows = [(fam, res_run if fam == "resnet" else plain_run) for fam in nets]
-    tables = [TextTable(
-        title=f"Networks (trained; lesions measured on {eval_text})",
-        columns=["network", "run", "steps", "final train err %", "final test err %", "test err % (lesion images)"],
-        cells=[[r.label, str(r.run_dir), f"{int((r.result or {}).get('steps', 0)):,}",
-                f"{100 * (1 - r.final.get('train_acc', math.nan)):.2f}",
-                f"{100 * (1 - r.final.get('val_acc', math.nan)):.2f}", f"{base[fam]:.2f}"] for fam, r in src_rows],
-        right={2, 3, 4, 5})]
-    tables.append(TextTable(
-        title="Deleting one block at test time (the residual net keeps the shortcut; the plain net loses the "
-              "block's two conv layers)",
-        columns=["block", "shape", "downsampling", "ResNet err %", "change", "plain err %", "change"],
-        cells=[[r["name"], f"{r['in_channels']}->{r['out_channels']}, /{r['stride']}",
-                "yes" if r["is_downsampling"] else "", f"{r['resnet_err']:.2f}",
-                f"{r['resnet_err'] - base['resnet']:+.2f}",
-                "cannot remove" if r["plain_err"] is None and "plain" in nets else _f(r["plain_err"]),
-                "" if r["plain_err"] is None else f"{r['plain_err'] - base['plain']:+.2f}"] for r in single],
-        records=single, right={3, 4, 5, 6}))
-    rows_k = []
-    for k in sorted(set(rk) | set(pk)):
-        cell = [str(k)]
-        for kk, mm, ss in ((rk, rm, rs), (pk, pm, ps)):
-            cell.append(f"{mm[kk.index(k)]:.2f} +- {ss[kk.index(k)]:.2f}" if k in kk else "")
-        rows_k.append(cell)
-    tables.append(TextTable(
-        title=f"Deleting k random shape-preserving blocks ({samples} seeded samples per k, the same sets for both "
-              "nets): test error %, mean +- sd",
-        columns=["k", "ResNet", "plain"], cells=rows_k, records=multi, right={0, 1, 2}))
-    tables.append(TextTable(
-        title=f"Swapping k random pairs of same-shape blocks ({samples} samples per k): Kendall tau and test error %",
-        columns=["k swaps", "mean tau", "ResNet err %", "plain err %"],
-        cells=[[str(k), f"{statistics.fmean(r['kendall_tau'] for r in reorder if r['k'] == k):.3f}",
-                *(f"{statistics.fmean(r[f + '_err'] for r in reorder if r['k'] == k):.2f}" if f in nets else ""
-                  for f in ("resnet", "plain"))] for k in swap_ks],
-        records=reorder, right={0, 1, 2, 3}))
 
-    figures = [_fig3(ctx.figures / "fig3_single_deletion.png", single, base, chance_err, depth),
-               _fig5(ctx.figures / "fig5_deletion_reordering.png", (rk, rm, rs), (pk, pm, ps), reorder, base,
-                     chance_err, depth)]
-    measurements = {
-        "depth": depth, "blocks": n, "eval_images": n_eval, "eval_data": eval_text, "chance_err": chance_err,
-        "margin_points": MARGIN_PP, "base_err": base, "single_deletion": single, "random_deletion": multi,
-        "reorder": reorder, "deletion_candidates": cands, "swappable_pairs": n_pairs,
-        "networks": {fam: str(r.run_dir) for fam, r in src_rows},
-    }
-    n_keep = [b.name for b in table if b.changes_shape]
-    notes += [
+def _tables(nets: Subjects, single: list[dict[str, Any]], multi: list[dict[str, Any]],
+            curves: dict[str, tuple[list, list, list]], reorder: list[dict[str, Any]], swap_ks: list[int],
+            samples: int) -> list[Any]:
+    base, has_plain = nets.base, "plain" in nets.nets
+    networks_table = records_table(
+        f"Networks (trained; lesions measured on {nets.eval_text})",
+        {"network": lambda r: r["run"].label, "run": lambda r: str(r["run"].run_dir),
+         "steps": lambda r: f"{int((r['run'].result or {}).get('steps', 0)):,}",
+         "final train err %": lambda r: f"{100 * (1 - r['run'].final.get('train_acc', math.nan)):.2f}",
+         "final test err %": lambda r: f"{100 * (1 - r['run'].final.get('val_acc', math.nan)):.2f}",
+         "test err % (lesion images)": lambda r: f"{base[r['fam']]:.2f}"},
+        [{"fam": fam, "run": r} for fam, r in nets.runs.items()], right=range(2, 6), records=[])
+    single_table = records_table(
+        "Deleting one block at test time (the residual net keeps the shortcut; the plain net loses the block's two "
+        "conv layers)",
+        [("block", "{name}"), ("shape", "{in_channels}->{out_channels}, /{stride}"),
+         ("downsampling", lambda r: "yes" if r["is_downsampling"] else ""), ("ResNet err %", "{resnet_err:.2f}"),
+         ("change", lambda r: f"{r['resnet_err'] - base['resnet']:+.2f}"),
+         ("plain err %", lambda r: "cannot remove" if r["plain_err"] is None and has_plain else _f(r["plain_err"])),
+         ("change", lambda r: "" if r["plain_err"] is None else f"{r['plain_err'] - base['plain']:+.2f}")],
+        single, right=range(3, 7))
+    ks = sorted(set(curves["resnet"][0]) | set(curves["plain"][0]))
+
+    def mean_sd(fam: str, k: int) -> str:
+        kk, mm, ss = curves[fam]
+        return f"{mm[kk.index(k)]:.2f} +- {ss[kk.index(k)]:.2f}" if k in kk else ""
+
+    def mean(key: str, k: int) -> float:
+        return statistics.fmean(r[key] for r in reorder if r["k"] == k)
+
+    multi_table = records_table(
+        f"Deleting k random shape-preserving blocks ({samples} seeded samples per k, the same sets for both nets): "
+        "test error %, mean +- sd",
+        {"k": "{k}", "ResNet": lambda r: mean_sd("resnet", r["k"]), "plain": lambda r: mean_sd("plain", r["k"])},
+        [{"k": k} for k in ks], records=multi, right=range(3))
+    reorder_table = records_table(
+        f"Swapping k random pairs of same-shape blocks ({samples} samples per k): Kendall tau and test error %",
+        {"k swaps": "{k}", "mean tau": lambda r: f"{mean('kendall_tau', r['k']):.3f}",
+         "ResNet err %": lambda r: f"{mean('resnet_err', r['k']):.2f}",
+         "plain err %": lambda r: f"{mean('plain_err', r['k']):.2f}" if has_plain else ""},
+        [{"k": k} for k in swap_ks], records=reorder, right=range(4))
+    return [networks_table, single_table, multi_table, reorder_table]
+
+
+def _notes(kept: list[str], n_cands: int, n_pairs: int) -> list[str]:
+    return [
         "All lesions are at test time: the trained weights are not changed or retrained, BatchNorm uses its running "
-        "statistics (eval mode), and every lesion is undone before the next (classicnets.analysis.lesion).",
+        "statistics (eval mode), and every lesion is undone before the next (classicnets.analysis.block_lesions).",
         "ResNet: deleting a block removes its residual branch and keeps its shortcut, so the block computes "
         "relu(shortcut(x)) = x for an identity shortcut; a downsampling block keeps its option-A shortcut "
         "(stride-2 subsampling plus zero channels).",
         "Plain twin: a block has no shortcut, so deleting it removes the whole block, i.e. its two conv layers "
         "(conv-BN-ReLU-conv-BN-ReLU), and the previous block's output goes straight to the next block. That is "
-        f"possible only for shape-preserving blocks; {', '.join(n_keep) or 'none'} change the shape and stay "
+        f"possible only for shape-preserving blocks; {', '.join(kept) or 'none'} change the shape and stay "
         "(marked 'cannot remove').",
-        f"Random deletions draw k of the {len(cands)} shape-preserving blocks (the downsampling blocks stay, in "
+        f"Random deletions draw k of the {n_cands} shape-preserving blocks (the downsampling blocks stay, in "
         f"both nets, so the two curves delete the same blocks); reordering swaps k distinct pairs of the "
         f"{n_pairs} pairs of same-shape blocks (blocks move only within their stage). Seeds are fixed.",
         f"Margin: a change below {MARGIN_PP:g} points counts as no noticeable change; the single-deletion verdict "
         f"needs {100 * SHARE:.0f}% of the non-downsampling blocks within it. Near chance: at most twice the chance "
         "accuracy.",
     ]
-    if ctx.scale != "paper":
-        notes.append(f"Paper scale: ResNet-110 (54 blocks) trained for 64k iterations, all 10,000 test images; this "
-                     f"{ctx.scale} scale uses depth {depth} and {eval_text}.")
-    return Report(measurements=measurements, verdicts=verdicts, tables=tables, figures=figures, notes=notes)
 
 
 def _f(v: float | None) -> str:
@@ -614,17 +626,8 @@ def _f(v: float | None) -> str:
 
 
 # -- figures ----------------------------------------------------------------------------------------------------
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _fig3(path: Path, single: list[dict[str, Any]], base: dict[str, float], chance_err: float, depth: int) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(11, 4.2))
     x = [r["index"] + 1 for r in single]
     ax.plot(x, [r["resnet_err"] for r in single], "o-", color="tab:blue", markersize=4,
@@ -654,7 +657,7 @@ def _fig3(path: Path, single: list[dict[str, Any]], base: dict[str, float], chan
 def _fig5(path: Path, res: tuple[list[int], list[float], list[float]], plain: tuple[list[int], list[float],
           list[float]], reorder: list[dict[str, Any]], base: dict[str, float], chance_err: float,
           depth: int) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
     for (ks, ms, ss), fam, color in ((res, "resnet", "tab:blue"), (plain, "plain", "tab:orange")):
         if not ks:
@@ -686,7 +689,7 @@ def _fig5(path: Path, res: tuple[list[int], list[float], list[float]], plain: tu
     return save_figure(fig, path)
 
 
-EXPERIMENT = register_experiment(Experiment(
+EXPERIMENT = Experiment(
     name="lesion",
     title="Residual networks as ensembles: deleting and reordering blocks at test time (Veit et al. 2016)",
     reproduces="Veit, Wilber, Belongie 2016, Residual Networks Behave Like Ensembles of Relatively Shallow "
@@ -705,4 +708,6 @@ EXPERIMENT = register_experiment(Experiment(
     },
     options=(FROM_OPTION,),
     needs_data={"small": "cifar10", "paper": "cifar10"},
-))
+    scale_notes=dict.fromkeys(("smoke", "small"), "Paper scale: ResNet-110 (54 blocks) trained for 64k iterations, "
+                              "all 10,000 test images; this {scale} scale uses depth {depth} and {eval_data}."),
+)

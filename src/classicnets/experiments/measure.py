@@ -57,9 +57,7 @@ def accuracy(model: nn.Module, ds: Any, mean: Sequence[float], std: Sequence[flo
 
 def run_test_split(run: RunRecord) -> Any:
     """The test split of the dataset a run was trained on, at the run's resolution."""
-    from ..train.rundir import read_json
-
-    facts = read_json(run.run_dir / "data.json")
+    facts = run.files.read_data()
     cfg = run.config
     return load_split(cfg["dataset"], cfg.get("data_dir"), "test", facts.get("cache_size"))
 

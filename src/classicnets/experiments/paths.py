@@ -28,8 +28,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .._io import save_figure
-from .framework import Context, Experiment, Report, RunRecord, RunSpec, Verdict, register_experiment
+from .._io import pyplot, save_figure
+from .findings import Verdict, has_learned, records_table
+from .framework import Context, Experiment, Report, RunRecord, RunSpec
 from .lesion import FROM_OPTION, find_run_dirs, parse_from, pick_pair, train_specs
 from .lesion import SCALES as LESION_SCALES
 
@@ -58,7 +59,8 @@ def verdict_short_paths(state: str, n: int, grad_range: tuple[int, int], path_ra
     paths shorter than n/2; ``paths_share``: the share of all paths whose length lies in ``grad_range``.
     Supported when the whole gradient range is at most n/2 (half the depth in blocks); not supported when
     the gradient is spread like the paths themselves (at most 60% of it from paths shorter than n/2);
-    inconclusive otherwise, or for a network that has not learned (``trained`` False).
+    inconclusive otherwise, or for a network that has not learned (``trained`` False,
+    :func:`~.findings.has_learned`).
     """
     a, b = grad_range
     claim = (f"Short paths carry the gradient ({state}): the paths that carry {100 * fraction:.0f}% of the total "
@@ -69,8 +71,8 @@ def verdict_short_paths(state: str, n: int, grad_range: tuple[int, int], path_ra
                 f"({100 * paths_share:.2g}% of all paths); {100 * below_half:.0f}% of it from paths shorter than "
                 f"{n / 2:g}.")
     if not trained:
-        return Verdict(claim, "inconclusive", evidence, "the network has barely learned (training error above half "
-                       "the chance level): its gradients are not those of a trained network.")
+        return Verdict(claim, "inconclusive", evidence, "the network has barely learned (training accuracy at most "
+                       "twice chance): its gradients are not those of a trained network.")
     if b <= n / 2:
         return Verdict(claim, "supported", evidence)
     if below_half <= 0.6:
@@ -96,19 +98,19 @@ def _network(ctx: Context, runs: dict[str, RunRecord]) -> tuple[RunRecord, list[
     return runs[f"resnet{d}"], []
 
 
-def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
+def measure(ctx: Context, run: RunRecord) -> tuple[dict[str, Any], str, float]:
+    """Path gradients of ``run``'s network at initialization and trained.
+
+    Returns ``({state: PathGradients}, the data's description, the chance accuracy)``.
+    """
     import torch
 
-    from ..analysis import TextTable, dataset_batches, path_gradients
+    from ..analysis import dataset_batches, path_gradients
     from ..device import resolve_device
-    from ..errors import InvalidInputError
     from ..models import create_model
     from ..train.runs import load_trained
 
     sc = SCALES[ctx.scale]
-    run, notes = _network(ctx, runs)
-    if run.diverged:
-        raise InvalidInputError(f"{run.label} diverged during training ({run.message}); no trained network.")
     dev = resolve_device(ctx.device)
     trained = load_trained(run.run_dir)
     cfg = run.config
@@ -118,16 +120,26 @@ def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
     c = trained.input_size[0] if trained.input_size else 3
     # fit() seeds torch with the run's seed right before it builds the model, so this is the run's own start.
     torch.manual_seed(int(cfg.get("seed", 0)))
-    init = create_model(cfg["model"], num_classes=len(trained.classes or []) or 10, in_chans=c,
-                        **(cfg.get("model_args") or {}))
     n_classes = len(trained.classes or []) or 10
-    train_err = 100 * (1 - run.final.get("train_acc", 0.0))
-    learned = train_err < 50 * (1 - 1 / n_classes)
+    init = create_model(cfg["model"], num_classes=n_classes, in_chans=c, **(cfg.get("model_args") or {}))
     results = {}
     for state, model in (("initialization", init), ("trained", trained.model)):
         ctx.log(f"  path gradients of {cfg['model']} ({state}), {sc['samples']} sample(s) per length")
         results[state] = path_gradients(model.to(dev), batches, samples=sc["samples"], seed=0, name=cfg["model"],
                                         source=state, data=info["text"])
+    return results, info["text"], 1 / n_classes
+
+
+def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
+    from ..errors import InvalidInputError
+
+    sc = SCALES[ctx.scale]
+    run, notes = _network(ctx, runs)
+    if run.diverged:
+        raise InvalidInputError(f"{run.label} diverged during training ({run.message}); no trained network.")
+    model = run.config["model"]
+    results, data_text, chance = measure(ctx, run)
+    learned = has_learned(run.final.get("train_acc", 0.0), chance)
     verdicts, rows = [], []
     for state, r in results.items():
         a, b = r.gradient_range(FRACTION)
@@ -139,50 +151,48 @@ def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
                      "gradient_share_below_half": below, "path_range_95": list(r.path_range(0.95)),
                      "grad_shortest": r.magnitude[0], "grad_longest": r.magnitude[-1]})
     n = results["trained"].n
-    tables = [
-        TextTable(title=f"Where the gradient comes from: {cfg['model']} ({n} residual blocks), "
-                        f"{100 * FRACTION:.0f}% range of the total gradient",
-                  columns=["state", "90% of the gradient", "share of all paths", "gradient from paths < n/2",
-                           "95% of the paths", "grad/path at length 0", f"grad/path at length {n}"],
-                  cells=[[r["state"], f"{r['range_90'][0]}..{r['range_90'][1]}",
-                          f"{100 * r['paths_share_of_range']:.3g}%", f"{100 * r['gradient_share_below_half']:.0f}%",
-                          f"{r['path_range_95'][0]}..{r['path_range_95'][1]}", f"{r['grad_shortest']:.3e}",
-                          f"{r['grad_longest']:.3e}"] for r in rows],
-                  records=rows, right={2, 3, 5, 6}),
-        TextTable(title="Per path length: fraction of paths, gradient norm of one path, share of the total gradient",
-                  columns=["length", "paths", *(f"grad/path ({s})" for s in results),
-                           *(f"share ({s})" for s in results)],
-                  cells=[[str(k), f"{d:.3e}", *(f"{results[s].magnitude[i]:.3e}" for s in results),
-                          *(f"{100 * results[s].total_share[i]:.2f}%" for s in results)]
-                         for i, (k, d) in enumerate(zip(results["trained"].lengths, results["trained"].distribution,
-                                                        strict=True))],
-                  right={0, 1, 2, 3, 4, 5}),
-    ]
-    figures = [_fig6(ctx.figures / "fig6_paths.png", results, cfg["model"])]
-    measurements = {"model": cfg["model"], "run": str(run.run_dir), "blocks": n, "fraction": FRACTION,
-                    "final_train_err": train_err, "summary": rows,
+    measurements = {"model": model, "run": str(run.run_dir), "blocks": n, "fraction": FRACTION,
+                    "final_train_err": 100 * (1 - run.final.get("train_acc", 0.0)), "summary": rows,
                     "paths": {s: r.as_dict() for s, r in results.items()}}
     notes += [
         f"Gradient per path length by Veit et al.'s sampling: {sc['samples']} random block subset(s) per length and "
-        f"batch, {sc['batches']} batch(es) of {sc['batch_size']} {info['text'].split(',')[0]} images; the norm is "
-        "that of the loss gradient at the first block's input (classicnets.analysis.paths explains the hooks and "
-        "the ReLU after each addition, which is on every path).",
+        f"batch, {sc['batches']} batch(es) of {sc['batch_size']} {data_text.split(',')[0]} images; the norm is "
+        "that of the loss gradient at the first block's input (classicnets.analysis.residual_paths explains the "
+        "hooks and the ReLU after each addition, which is on every path).",
         "Total gradient of a length = gradient of one path of that length x the number of such paths, C(n, k).",
         "Initialization: the network rebuilt with the run's seed, exactly the weights the run started from.",
     ]
-    if ctx.scale != "paper":
-        notes.append(f"Paper scale: ResNet-110 (54 blocks); this {ctx.scale} scale measures {cfg['model']}.")
-    return Report(measurements=measurements, verdicts=verdicts, tables=tables, figures=figures, notes=notes)
+    return Report(measurements=measurements, verdicts=verdicts, tables=_tables(model, n, rows, results),
+                  figures=[_fig6(ctx.figures / "fig6_paths.png", results, model)], notes=notes)
+
+
+def _tables(model: str, n: int, rows: list[dict[str, Any]], results: dict[str, Any]) -> list[Any]:
+    trained = results["trained"]
+    per_length = [{"i": i, "k": k, "d": d} for i, (k, d) in enumerate(zip(trained.lengths, trained.distribution,
+                                                                           strict=True))]
+    return [
+        records_table(
+            f"Where the gradient comes from: {model} ({n} residual blocks), {100 * FRACTION:.0f}% range of the total "
+            "gradient",
+            {"state": "{state}", "90% of the gradient": lambda r: f"{r['range_90'][0]}..{r['range_90'][1]}",
+             "share of all paths": lambda r: f"{100 * r['paths_share_of_range']:.3g}%",
+             "gradient from paths < n/2": lambda r: f"{100 * r['gradient_share_below_half']:.0f}%",
+             "95% of the paths": lambda r: f"{r['path_range_95'][0]}..{r['path_range_95'][1]}",
+             "grad/path at length 0": "{grad_shortest:.3e}", f"grad/path at length {n}": "{grad_longest:.3e}"},
+            rows, right={2, 3, 5, 6}),
+        records_table(
+            "Per path length: fraction of paths, gradient norm of one path, share of the total gradient",
+            {"length": "{k}", "paths": "{d:.3e}",
+             **{f"grad/path ({s})": (lambda r, s=s: f"{results[s].magnitude[r['i']]:.3e}") for s in results},
+             **{f"share ({s})": (lambda r, s=s: f"{100 * results[s].total_share[r['i']]:.2f}%") for s in results}},
+            per_length, right=range(6), records=[]),
+    ]
 
 
 def _fig6(path: Path, results: dict[str, Any], model: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from ..analysis import path_length_distribution
 
+    plt = pyplot()
     first = next(iter(results.values()))
     n = first.n
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
@@ -216,7 +226,7 @@ def _fig6(path: Path, results: dict[str, Any], model: str) -> Path:
     return save_figure(fig, path)
 
 
-EXPERIMENT = register_experiment(Experiment(
+EXPERIMENT = Experiment(
     name="paths",
     title="Short paths carry the gradient: path lengths of a residual network (Veit et al. 2016, Figure 6)",
     reproduces="Veit, Wilber, Belongie 2016, Sec. 5 and Figure 6 (ResNet-110 on CIFAR-10: path-length "
@@ -235,4 +245,6 @@ EXPERIMENT = register_experiment(Experiment(
     },
     options=(FROM_OPTION,),
     needs_data={"small": "cifar10", "paper": "cifar10"},
-))
+    scale_notes=dict.fromkeys(("smoke", "small"), "Paper scale: ResNet-110 (54 blocks); this {scale} scale measures "
+                              "{model}."),
+)

@@ -52,7 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._io import save_figure
+from .._io import pyplot, save_figure
 from ..errors import InvalidInputError
 from .summary import preserve_model
 
@@ -322,11 +322,7 @@ def path_gradients(
 
 def plot_paths(result: PathGradients, path: str | Path) -> Path:
     """Veit et al.'s Figure 6 for one model: path-length distribution, gradient per path, total gradient."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     full = path_length_distribution(result.n)
     axes[0].bar(range(result.n + 1), full, color="tab:blue")

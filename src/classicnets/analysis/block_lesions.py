@@ -144,7 +144,7 @@ def _checked_deletions(blocks: list[tuple[str, nn.Sequential, int, nn.Module]], 
             raise InvalidInputError(
                 f"block {i} ({sname}.{pos}) of this plain network changes the shape ({b.in_channels} -> "
                 f"{b.out_channels} channels, stride {b.stride}); without a shortcut nothing could take its place. "
-                "Only shape-preserving plain blocks can be deleted (analysis.lesion.deletable)."
+                "Only shape-preserving plain blocks can be deleted (analysis.block_lesions.deletable)."
             )
     return chosen
 
@@ -158,11 +158,17 @@ def _apply_deletions(blocks: list[tuple[str, nn.Sequential, int, nn.Module]], ch
             stage[pos] = nn.Identity()
 
 
-def _restore(blocks: list[tuple[str, nn.Sequential, int, nn.Module]], flags: list[bool]) -> None:
-    for (_, stage, pos, b), flag in zip(blocks, flags, strict=True):
-        if stage[pos] is not b:
-            stage[pos] = b
-        b.residual_enabled = flag
+@contextmanager
+def _restored(blocks: list[tuple[str, nn.Sequential, int, nn.Module]]) -> Iterator[None]:
+    """On exit (also on an exception), every block back in its slot with its ``residual_enabled`` flag."""
+    flags = [b.residual_enabled for _, _, _, b in blocks]
+    try:
+        yield
+    finally:
+        for (_, stage, pos, b), flag in zip(blocks, flags, strict=True):
+            if stage[pos] is not b:
+                stage[pos] = b
+            b.residual_enabled = flag
 
 
 @contextmanager
@@ -174,12 +180,9 @@ def deleted(model: nn.Module, indices: Iterable[int]) -> Iterator[nn.Module]:
     """
     blocks = _blocks(model)
     chosen = _checked_deletions(blocks, indices)
-    flags = [b.residual_enabled for _, _, _, b in blocks]
-    try:
+    with _restored(blocks):
         _apply_deletions(blocks, chosen)
         yield model
-    finally:
-        _restore(blocks, flags)
 
 
 def _check_order(blocks: list[tuple[str, nn.Sequential, int, nn.Module]], order: Sequence[int]) -> list[int]:
@@ -218,12 +221,9 @@ def reordered(model: nn.Module, order: Sequence[int]) -> Iterator[nn.Module]:
     """
     blocks = _blocks(model)
     order = _check_order(blocks, order)
-    flags = [b.residual_enabled for _, _, _, b in blocks]
-    try:
+    with _restored(blocks):
         _apply_order(blocks, order)
         yield model
-    finally:
-        _restore(blocks, flags)
 
 
 def delete_blocks(model: nn.Module, indices: Iterable[int]) -> nn.Module:

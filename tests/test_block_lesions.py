@@ -1,4 +1,4 @@
-"""Test-time lesions (classicnets.analysis.lesion): deleting and reordering blocks changes exactly what it
+"""Test-time lesions (classicnets.analysis.block_lesions): deleting and reordering blocks changes exactly what it
 should, a deleted residual block is the identity on its input, and the original model comes back exactly."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import random
 import pytest
 import torch
 
-from classicnets.analysis.lesion import (
+from classicnets.analysis.block_lesions import (
     block_table,
     deletable,
     delete_blocks,
@@ -242,10 +242,11 @@ def test_random_swaps_and_deletions_are_seeded_and_legal() -> None:
 
 
 def test_stratified_subset_of_a_class_sorted_split() -> None:
-    """Test splits stored class by class (the CIFAR-10 JPEG tarball): the subset has every class in proportion."""
+    """The lesion experiment's evaluation subset: test splits stored class by class (the CIFAR-10 JPEG tarball)
+    give a subset with every class in proportion."""
     import numpy as np
 
-    from classicnets.experiments.lesion import stratified_subset
+    from classicnets.data.splits import stratified_sample as stratified_subset
 
     labels = np.repeat(np.arange(10), 1000)  # sorted by class, as the shared tarball's test split is
     keep = stratified_subset(labels, 2000, seed=0)
