@@ -171,7 +171,8 @@ def test_builder_docstring_lists_the_published_figures(name: str) -> None:
 
     from classicnets.reference import describe
 
-    families = ("alexnet", "cifar_variants", "googlenet", "inception_v3", "nin", "resnet", "small", "vgg")
+    families = ("alexnet", "cifar_variants", "googlenet", "inception_v3", "nin", "preact_resnet", "resnet", "small",
+                "vgg", "wide_resnet")
     builders = [getattr(importlib.import_module(f"classicnets.models.{family}"), name, None) for family in families]
     (builder,) = [b for b in builders if callable(b)]
     assert builder.__name__ == name

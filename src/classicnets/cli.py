@@ -447,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("table", help="a paper's table computed from the models")
-    p.add_argument("name", choices=["googlenet", "resnet", "cifar-resnet", "inception_v3"])
+    p.add_argument("name", choices=["googlenet", "resnet", "cifar-resnet", "inception_v3", "wide_resnet"])
     p.add_argument("--format", choices=["table", "csv", "json", "markdown"], default="table", help=fmt_help)
     p.set_defaults(func=cmd_table)
 

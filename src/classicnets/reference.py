@@ -21,6 +21,9 @@ IOFFE2015 = "Ioffe, Szegedy 2015, Batch Normalization (arXiv:1502.03167)"
 VEIT2016 = "Veit, Wilber, Belongie 2016, Residual Networks Behave Like Ensembles of Relatively Shallow Networks"
 KRIZHEVSKY2012 = "Krizhevsky, Sutskever, Hinton 2012, ImageNet Classification with Deep CNNs"
 SIMONYAN2014 = "Simonyan, Zisserman 2014, Very Deep Convolutional Networks (arXiv:1409.1556)"
+HE2016 = "He, Zhang, Ren, Sun 2016, Identity Mappings in Deep Residual Networks (arXiv:1603.05027)"
+ZAGORUYKO2016 = "Zagoruyko, Komodakis 2016, Wide Residual Networks (arXiv:1605.07146v4)"
+WRN_LOG = "the authors' training log and wide-resnet.lua (exact trainable count, 10 classes)"
 TORCHVISION = "torchvision.models (the de-facto reference layout; counts of its published models)"
 
 
@@ -71,6 +74,39 @@ PARAMS: dict[str, Figure] = {
     "googlenet_torchvision_aux": Figure(13_004_888, f"{TORCHVISION} googlenet with aux heads"),
     "inception_v3": Figure(23_834_568, f"{SZEGEDY2015}; {TORCHVISION} layout, no aux head"),
     "inception_v3_aux": Figure(27_161_264, f"{SZEGEDY2015}; {TORCHVISION} layout, with aux head"),
+    # Pre-activation ResNets (projection shortcuts without BN where the shape changes, as the authors' code).
+    "preact_resnet110": Figure(1_730_522, f"{HE2016}, Table 3 (1.7M)"),
+    "preact_resnet164": Figure(1_703_258, f"{HE2016}, Table 3 (1.7M; 1,703,258 in the authors' logs)"),
+    "preact_resnet1001": Figure(10_327_706, f"{HE2016}, Table 3 (10.2M, a count without BN parameters)"),
+    # Wide ResNets: exact counts of the authors' code; the paper prints them rounded (PARAMS_PRINTED_M).
+    "wrn16_4": Figure(2_748_890, f"{ZAGORUYKO2016}; {WRN_LOG} (not printed in the paper)"),
+    "wrn16_8": Figure(10_961_370, f"{ZAGORUYKO2016}, Table 4; {WRN_LOG}"),
+    "wrn16_10": Figure(17_116_634, f"{ZAGORUYKO2016}, Table 4; {WRN_LOG}"),
+    "wrn22_8": Figure(17_158_106, f"{ZAGORUYKO2016}, Table 4; {WRN_LOG}"),
+    "wrn28_10": Figure(36_479_194, f"{ZAGORUYKO2016}, Table 4; {WRN_LOG}"),
+    "wrn40_1": Figure(563_930, f"{ZAGORUYKO2016}, Table 4; {WRN_LOG}"),
+    "wrn40_2": Figure(2_243_546, f"{ZAGORUYKO2016}, Table 4; {WRN_LOG}"),
+    "wrn40_4": Figure(8_949_210, f"{ZAGORUYKO2016}, Table 4; {WRN_LOG} (8,949,210 in the official log)"),
+    "wrn40_8": Figure(35_748_314, f"{ZAGORUYKO2016}, Table 4; {WRN_LOG}"),
+    # torchvision's wide ResNets (bottleneck inner width doubled).
+    "wide_resnet50_2": Figure(68_883_240, f"{TORCHVISION} wide_resnet50_2"),
+    "wide_resnet101_2": Figure(126_886_696, f"{TORCHVISION} wide_resnet101_2"),
+}
+
+#: Parameter counts as the papers print them, in millions rounded to 0.1M (tests round ours to compare).
+#: ResNet-1001's 10.2M leaves out the BN parameters (10.33M with them): ``bn=False`` marks that.
+PARAMS_PRINTED_M: dict[str, Figure] = {
+    "preact_resnet110": Figure(1.7, f"{HE2016}, Table 3"),
+    "preact_resnet164": Figure(1.7, f"{HE2016}, Table 3"),
+    "preact_resnet1001": Figure(10.2, f"{HE2016}, Table 3", note="bn=False"),
+    "wrn16_8": Figure(11.0, f"{ZAGORUYKO2016}, Table 4"),
+    "wrn16_10": Figure(17.1, f"{ZAGORUYKO2016}, Table 4"),
+    "wrn22_8": Figure(17.2, f"{ZAGORUYKO2016}, Table 4"),
+    "wrn28_10": Figure(36.5, f"{ZAGORUYKO2016}, Table 4"),
+    "wrn40_1": Figure(0.6, f"{ZAGORUYKO2016}, Table 4"),
+    "wrn40_2": Figure(2.2, f"{ZAGORUYKO2016}, Table 4"),
+    "wrn40_4": Figure(8.9, f"{ZAGORUYKO2016}, Table 4"),
+    "wrn40_8": Figure(35.7, f"{ZAGORUYKO2016}, Table 4"),
 }
 
 # CIFAR ResNets with projection shortcuts where the shape changes (option B).
@@ -204,6 +240,23 @@ TEST_ERROR_PERCENT: dict[str, Figure] = {
     "googlenet/imagenet_top5": Figure(6.67, f"{SZEGEDY2014}, ILSVRC 2014 result"),
     "inception_v3/imagenet_top1": Figure(21.2, f"{SZEGEDY2015}, single crop 299x299"),
     "inception_v3/imagenet_top5": Figure(5.6, f"{SZEGEDY2015}, single crop 299x299"),
+    # Pre-activation ResNets, CIFAR-10 (pre-activation units; the original units in the note).
+    "preact_resnet110/cifar10": Figure(6.37, f"{HE2016}, Table 3", note="original units 6.61"),
+    "preact_resnet164/cifar10": Figure(5.46, f"{HE2016}, Table 3", note="original units 5.93"),
+    "preact_resnet1001/cifar10": Figure(4.92, f"{HE2016}, Table 3 (4.89 +- 0.14 over 5 runs)",
+                                        note="original units 7.61; 4.62 with batch 64 (Table 4)"),
+    "preact_resnet164/cifar100": Figure(24.33, f"{HE2016}, Table 3"),
+    "preact_resnet1001/cifar100": Figure(22.71, f"{HE2016}, Table 3"),
+    # Wide ResNets, CIFAR-10 (ZCA whitening in Table 4; mean/std normalization in Table 5).
+    "wrn40_1/cifar10": Figure(6.85, f"{ZAGORUYKO2016}, Table 4 (ZCA)"),
+    "wrn40_4/cifar10": Figure(4.53, f"{ZAGORUYKO2016}, Table 5 (mean/std; 4.97 with ZCA, Table 4)"),
+    "wrn16_8/cifar10": Figure(4.27, f"{ZAGORUYKO2016}, Table 5"),
+    "wrn28_10/cifar10": Figure(4.00, f"{ZAGORUYKO2016}, Table 5 (3.89 with dropout 0.3, Table 6)"),
+    "wrn16_4/cifar10": Figure(5.02, f"{ZAGORUYKO2016}, Table 6 (5.24 with dropout 0.3: no gain)"),
+    "wrn40_1/cifar100": Figure(30.89, f"{ZAGORUYKO2016}, Table 4 (ZCA)"),
+    "wrn28_10/cifar100": Figure(19.25, f"{ZAGORUYKO2016}, Table 5 (18.85 with dropout 0.3, Table 6)"),
+    "wide_resnet50_2/imagenet_top1_torchvision": Figure(100 - 78.468, f"{TORCHVISION} (V1 weights, acc@1 78.468)"),
+    "wide_resnet101_2/imagenet_top1_torchvision": Figure(100 - 78.848, f"{TORCHVISION} (V1 weights, acc@1 78.848)"),
 }
 
 

@@ -346,6 +346,45 @@ def cifar_resnet_table(depths: Sequence[int] = CIFAR_DEPTHS) -> TextTable:
     )
 
 
+# -- Wide ResNets ---------------------------------------------------------------------------
+WRN_NAMES = ("wrn40_1", "wrn40_2", "wrn40_4", "wrn40_8", "wrn16_4", "wrn16_8", "wrn16_10", "wrn22_8", "wrn28_10")
+WRN_DEEP_BASELINES = ("preact_resnet164", "preact_resnet1001")
+
+
+def wide_resnet_table() -> TextTable:
+    """Zagoruyko & Komodakis 2016, Table 4: the Wide ResNets' parameters (and the thin, deep pre-activation
+    ResNets they are compared with), computed from the models, beside the printed figures and errors."""
+    records, cells = [], []
+    for name in WRN_NAMES + WRN_DEEP_BASELINES:
+        model = build_meta(name)
+        s = summarize(model, depth=0, name=name)
+        printed = ref.PARAMS_PRINTED_M.get(name)
+        err = ref.TEST_ERROR_PERCENT.get(f"{name}/cifar10")
+        widths = [stage[0].out_channels for stage in (model.layer1, model.layer2, model.layer3)]
+        rec = {"model": name, "depth": model.depth, "widen_factor": model.widen_factor,
+               "units_per_stage": len(model.layer1), "widths": widths, "params": s.params, "macs": s.macs,
+               "paper_params_m": None if printed is None else printed.value,
+               "paper_error_percent": None if err is None else err.value}
+        records.append(rec)
+        cells.append([name, str(rec["depth"]), "" if rec["widen_factor"] is None else str(rec["widen_factor"]),
+                      "/".join(map(str, widths)), f"{s.params:,}", f"{s.macs / 1e6:,.1f}M",
+                      "" if printed is None else f"{printed.value}M", "" if err is None else f"{err.value:.2f}"])
+    notes = [
+        "WRN-d-k: depth d = 6N + 4, N pre-activation basic units B(3,3) per stage with widths 16k/32k/64k on "
+        "32x32/16x16/8x8 maps; a 1x1 projection where the width changes. MACs: conv + fc multiply-adds at 32x32.",
+        "pre-act ResNet-164/1001: bottleneck units (output widths 64/128/256), the thin and deep nets WRN-40-4 "
+        "is compared with; ResNet-1001's printed 10.2M leaves out the BN parameters.",
+        "error: CIFAR-10 test %, mean/std normalization (WRN Table 5) where the paper gives it, else ZCA "
+        "(Table 4); WRN-16-4's count is not printed in the paper.",
+        f"sources: {ref.ZAGORUYKO2016}, Tables 4-6; {ref.HE2016}, Table 3.",
+    ]
+    return TextTable(
+        title="Wide ResNets (Zagoruyko & Komodakis 2016, Table 4), computed from the models",
+        columns=["model", "depth", "k", "widths", "params", "MACs", "paper params", "paper error %"],
+        cells=cells, records=records, notes=notes, right={1, 2, 4, 5, 6, 7},
+    )
+
+
 # -- Inception v3 -------------------------------------------------------------------------
 _FIGURES = {"InceptionA": "Inception (Fig. 5)", "InceptionB": "grid reduction (Fig. 10)",
             "InceptionC": "Inception (Fig. 6)", "InceptionD": "grid reduction (Fig. 10)",
@@ -430,9 +469,10 @@ TABLES: dict[str, Callable[[], TextTable]] = {
     "resnet": resnet_table,
     "cifar-resnet": cifar_resnet_table,
     "inception_v3": inception_v3_table,
+    "wide_resnet": wide_resnet_table,
 }
 _ALIASES = {"inception-v3": "inception_v3", "inceptionv3": "inception_v3", "cifar_resnet": "cifar-resnet",
-            "cifar": "cifar-resnet"}
+            "cifar": "cifar-resnet", "wide-resnet": "wide_resnet", "wrn": "wide_resnet"}
 
 
 def make_table(name: str) -> TextTable:

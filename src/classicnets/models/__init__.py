@@ -9,9 +9,11 @@ from . import (  # noqa: F401  (registration)
     googlenet,
     inception_v3,
     nin,
+    preact_resnet,
     resnet,
     small,
     vgg,
+    wide_resnet,
 )
 from ._registry import create_model, list_models, model_options, register_model
 from .base import ClassifierNet

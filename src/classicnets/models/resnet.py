@@ -318,6 +318,9 @@ class Bottleneck(ResidualBlock):
         shortcut: "A", "B", "C" or None (plain).
         batch_norm: False drops every BN and gives the convs biases.
         variant: "v1" or "v1.5", see above.
+        width_factor: the inner width (``conv1``, ``conv2``) is ``width_factor * channels``; 2 makes the
+            wide ResNets of torchvision (``wide_resnet50_2``, its ``width_per_group=128``; Zagoruyko &
+            Komodakis 2016, Sec. 5); the output stays ``4 * channels``.
     """
 
     expansion = 4
@@ -331,17 +334,21 @@ class Bottleneck(ResidualBlock):
         shortcut: Shortcut | None = "B",
         batch_norm: bool = True,
         variant: Variant = "v1",
+        width_factor: int = 1,
     ) -> None:
         _check_choice("variant", variant, _VARIANTS)
+        if isinstance(width_factor, bool) or not isinstance(width_factor, int) or width_factor < 1:
+            raise InvalidInputError(f"width_factor must be an integer >= 1, got {width_factor!r}")
         super().__init__(in_channels, channels * self.expansion, stride, shortcut)
         bias = not batch_norm
         stride1, stride3 = (stride, 1) if variant == "v1" else (1, stride)
         self.variant: Variant = variant
-        self.conv1 = _conv(in_channels, channels, 1, stride1, bias)
-        self.bn1 = _norm(channels, batch_norm)
-        self.conv2 = _conv(channels, channels, 3, stride3, bias)
-        self.bn2 = _norm(channels, batch_norm)
-        self.conv3 = _conv(channels, self.out_channels, 1, 1, bias)
+        inner = channels * width_factor
+        self.conv1 = _conv(in_channels, inner, 1, stride1, bias)
+        self.bn1 = _norm(inner, batch_norm)
+        self.conv2 = _conv(inner, inner, 3, stride3, bias)
+        self.bn2 = _norm(inner, batch_norm)
+        self.conv3 = _conv(inner, self.out_channels, 1, 1, bias)
         self.bn3 = _norm(self.out_channels, batch_norm)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = _make_shortcut(shortcut, in_channels, self.out_channels, stride, batch_norm)
@@ -447,6 +454,8 @@ class ResNet(ClassifierNet):
             ``conv1.weight`` to 3x3, so ImageNet checkpoints no longer fit it.
         zero_init_residual: zero the last BN weight of every block (Goyal et al. 2017); off by default
             as in the paper.
+        width_factor: the bottleneck's inner width multiplier (2: torchvision's ``wide_resnet50_2`` and
+            ``wide_resnet101_2``); Bottleneck only.
 
     ``min_input_size`` is the total stride, so the last feature map is at least 1x1: (C, 32, 32) with
     the ImageNet stem (2 x 2 x 2^3), (C, 8, 8) with the CIFAR stem (2^3).  ``default_input_size`` is
@@ -464,6 +473,7 @@ class ResNet(ClassifierNet):
         variant: Variant = "v1",
         stem: Stem = "imagenet",
         zero_init_residual: bool = False,
+        width_factor: int = 1,
     ) -> None:
         _check_shortcut(shortcut)
         _check_choice("variant", variant, _VARIANTS)
@@ -498,6 +508,10 @@ class ResNet(ClassifierNet):
         kw: dict[str, object] = {"shortcut": shortcut}
         if block is Bottleneck:
             kw["variant"] = variant
+            kw["width_factor"] = width_factor
+        elif width_factor != 1:
+            raise InvalidInputError("width_factor widens a Bottleneck; BasicBlock nets take only width_factor=1")
+        self.width_factor = width_factor
         e = block.expansion
         self.layer1 = _make_stage(block, 64, 64, self.layers[0], 1, **kw)
         self.layer2 = _make_stage(block, 64 * e, 128, self.layers[1], 2, **kw)
@@ -654,7 +668,7 @@ IMAGENET_LAYOUTS: dict[int, tuple[type[BasicBlock] | type[Bottleneck], tuple[int
 }
 
 
-def _resnet_builder(depth: int, doc: str) -> Callable[..., ResNet]:
+def _resnet_builder(depth: int, doc: str, width_factor: int = 1) -> Callable[..., ResNet]:
     block, layers = IMAGENET_LAYOUTS[depth]
 
     def build(
@@ -667,9 +681,10 @@ def _resnet_builder(depth: int, doc: str) -> Callable[..., ResNet]:
         zero_init_residual: bool = False,
     ) -> ResNet:
         return ResNet(block, layers, num_classes=num_classes, in_chans=in_chans, shortcut=shortcut,
-                      variant=variant, stem=stem, zero_init_residual=zero_init_residual)
+                      variant=variant, stem=stem, zero_init_residual=zero_init_residual, width_factor=width_factor)
 
-    return register_builder(build, f"resnet{depth}", doc)
+    name = f"resnet{depth}" if width_factor == 1 else f"wide_resnet{depth}_{width_factor}"
+    return register_builder(build, name, doc)
 
 
 def _plain_builder(depth: int, doc: str) -> Callable[..., ResNet]:
@@ -714,6 +729,10 @@ resnet34 = _resnet_builder(34, f"ResNet-34 (He et al. 2015, Table 1): BasicBlock
 resnet50 = _resnet_builder(50, f"ResNet-50 (He et al. 2015, Table 1): Bottleneck x (3, 4, 6, 3).\n\n{_STRIDE}")
 resnet101 = _resnet_builder(101, f"ResNet-101 (He et al. 2015, Table 1): Bottleneck x (3, 4, 23, 3).\n\n{_STRIDE}")
 resnet152 = _resnet_builder(152, f"ResNet-152 (He et al. 2015, Table 1): Bottleneck x (3, 8, 36, 3).\n\n{_STRIDE}")
+_WIDE = ("{} with the bottleneck's inner width doubled (torchvision's wide ResNet, after Zagoruyko & Komodakis "
+         "2016).\n\n    Use ``variant=\"v1.5\"`` for torchvision's stride placement (its weights load strictly).")
+wide_resnet50_2 = _resnet_builder(50, _WIDE.format("ResNet-50"), width_factor=2)
+wide_resnet101_2 = _resnet_builder(101, _WIDE.format("ResNet-101"), width_factor=2)
 
 plain18 = _plain_builder(18, """Plain-18 (He et al. 2015, Table 2 baseline): ResNet-18's layers without shortcuts.
 

@@ -34,6 +34,8 @@ LIN2013 = "Lin et al. 2013, Network in Network, Sec. 4.1-4.2"
 SZEGEDY2014 = "Szegedy et al. 2014, Going Deeper with Convolutions, Sec. 5-6"
 SZEGEDY2015 = "Szegedy et al. 2015, Rethinking the Inception Architecture, Sec. 7-8"
 IOFFE2015 = "Ioffe & Szegedy 2015, Batch Normalization, Sec. 4.1"
+HE2016 = "He et al. 2016, Identity Mappings in Deep Residual Networks, Sec. 4 and appendix"
+ZAGORUYKO2016 = "Zagoruyko & Komodakis 2016, Wide Residual Networks, Sec. 3-4"
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,8 @@ def ours(why: str) -> str:
 
 
 def model_depth(name: str) -> int:
-    """Layer count read from a ResNet/plain model name (``resnet110`` -> 110; others 0)."""
-    m = re.fullmatch(r"(?:resnet|plain)(\d+)", name)
+    """Layer count read from a ResNet/plain model name (``resnet110``, ``preact_resnet110`` -> 110; others 0)."""
+    m = re.fullmatch(r"(?:resnet|plain|preact_resnet)(\d+)", name)
     return int(m.group(1)) if m else 0
 
 
@@ -217,7 +219,7 @@ _add(Recipe(
 _add(Recipe(
     name="fast-cifar",
     summary="Ours: the quickest honest route to a high CIFAR-10 accuracy with a classic net on a CPU",
-    models=("resnet*", "plain*"),
+    models=("resnet*", "plain*", "preact_resnet*", "wrn*"),
     settings={
         "optimizer": Setting("nesterov", ours("Nesterov momentum converges faster in short schedules")),
         "lr": Setting(0.2, ours("peak of the one-cycle schedule for batch 256 (linear scaling of 0.1 @ 128)")),
@@ -235,6 +237,60 @@ _add(Recipe(
     notes="Differs from resnet-cifar in: Nesterov momentum, batch 256 with lr 0.2, weight decay 5e-4, a "
           "one-cycle schedule instead of steps, label smoothing 0.1, 30 epochs instead of 164 (bf16 autocast "
           "comes from --precision auto, as for every recipe).",
+))
+
+
+_add(Recipe(
+    name="preact-cifar",
+    summary="He et al. 2016's CIFAR schedule for pre-activation ResNets: SGD 0.1, /10 at 32k and 48k, stop at 64k",
+    models=("preact_resnet*",),
+    settings={
+        "optimizer": Setting("sgd", HE2016),
+        "lr": Setting(0.1, HE2016),
+        "momentum": Setting(0.9, HE2016),
+        "weight_decay": Setting(1e-4, HE2016),
+        "batch_size": Setting(128, HE2016),
+        "schedule": Setting("multistep", HE2016),
+        "milestones": Setting([32000.0, 48000.0], HE2016 + " (iterations)"),
+        "gamma": Setting(0.1, HE2016),
+        "steps": Setting(64000, HE2016 + " (as He et al. 2015: about 164 epochs of 50k images)"),
+        "augment": Setting("crop-flip", HE2016 + " (4-pixel pad, random 32x32 crop, horizontal flip)"),
+        "label_smoothing": Setting(0.0, HE2016 + " (none)"),
+        "grad_clip": Setting(0.0, HE2016 + " (none)"),
+        "warmup_steps": Setting(0, HE2016),
+        "aux_weight": Setting(0.0, "no auxiliary heads"),
+    },
+    deep_warmup={
+        "warmup_steps": Setting(400, HE2016 + ": lr 0.01 for the first 400 iterations for 110 layers and deeper"),
+        "warmup_lr": Setting(0.01, HE2016),
+    },
+    notes="The same schedule as resnet-cifar (the paper follows He et al. 2015), for the pre-activation nets; "
+          "ResNet-1001's 4.62% used batch 64 (Table 4), the recipe keeps the main results' 128.",
+))
+
+_add(Recipe(
+    name="wrn-cifar",
+    summary="Zagoruyko & Komodakis' CIFAR schedule: SGD Nesterov 0.1, x0.2 at epochs 60/120/160, stop at 200",
+    models=("wrn*", "wide_resnet*", "preact_resnet*"),
+    settings={
+        "optimizer": Setting("nesterov", ZAGORUYKO2016 + " (Nesterov momentum 0.9)"),
+        "lr": Setting(0.1, ZAGORUYKO2016),
+        "momentum": Setting(0.9, ZAGORUYKO2016),
+        "weight_decay": Setting(5e-4, ZAGORUYKO2016),
+        "batch_size": Setting(128, ZAGORUYKO2016),
+        "schedule": Setting("multistep", ZAGORUYKO2016),
+        "milestones": Setting([60.0, 120.0, 160.0], ZAGORUYKO2016 + " (epochs)"),
+        "gamma": Setting(0.2, ZAGORUYKO2016),
+        "epochs": Setting(200, ZAGORUYKO2016),
+        "augment": Setting("crop-flip", ZAGORUYKO2016 + " (pad 4 and random crop, flip; the authors pad by "
+                           "reflection, this recipe with zeros)"),
+        "label_smoothing": Setting(0.0, ZAGORUYKO2016 + " (none)"),
+        "grad_clip": Setting(0.0, ZAGORUYKO2016 + " (none)"),
+        "warmup_steps": Setting(0, ZAGORUYKO2016),
+        "aux_weight": Setting(0.0, "no auxiliary heads"),
+    },
+    notes="Dropout is a model option: --model-arg drop_rate=0.3 where the paper used it (Table 6: WRN-28-10 3.89%, "
+          "WRN-16-4 no gain). The paper's Table 5 normalizes by the per-channel mean and std, as this project does.",
 ))
 
 
