@@ -258,3 +258,16 @@ def test_path_gradients_on_a_preact_resnet() -> None:
     r = path_gradients(m, batches, lengths=[0, 1, 9], samples=1)
     assert r.n == 9 and r.lengths == [0, 1, 9]
     assert all(math.isfinite(g) and g > 0 for g in r.magnitude), r.magnitude
+
+
+def test_recipes_of_the_two_papers() -> None:
+    from classicnets.train.recipes import get_recipe
+
+    wrn = get_recipe("wrn-cifar").values("wrn28_10")
+    assert (wrn["optimizer"], wrn["lr"], wrn["momentum"], wrn["weight_decay"], wrn["batch_size"]) == \
+        ("nesterov", 0.1, 0.9, 5e-4, 128)
+    assert (wrn["milestones"], wrn["gamma"], wrn["epochs"]) == ([60.0, 120.0, 160.0], 0.2, 200)
+    pre = get_recipe("preact-cifar")
+    assert pre.values("preact_resnet164")["warmup_steps"] == 400  # 110 layers and deeper warm up at 0.01
+    assert pre.values("preact_resnet56")["warmup_steps"] == 0
+    assert pre.values("preact_resnet1001")["steps"] == 64000 and pre.values("preact_resnet1001")["warmup_lr"] == 0.01
