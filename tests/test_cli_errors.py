@@ -134,6 +134,17 @@ def test_model_options_are_typed_the_same_by_every_command(capsys) -> None:
     ours(capsys, ["train", "resnet20", "--model-arg", "1x=2"], "--model-arg expects KEY=VALUE")
 
 
+def test_one_model_option_flag_and_true_false_flags(capsys, tmp_path) -> None:
+    """--model-arg, -o and --option are one flag in every command; a true/false option refuses anything else."""
+    for flag in ("--model-arg", "-o", "--option"):
+        assert main(["summary", "resnet20", flag, "batch_norm=false", "--format", "json"]) == 0
+        assert "BatchNorm" not in capsys.readouterr().out
+    ours(capsys, ["summary", "resnet20", "--model-arg", "batch_norm=maybe"], "batch_norm is true or false", "'maybe'")
+    ours(capsys, ["train", "cnn3", "-o", "batch_norm=yes", "--out", str(tmp_path / "r")],
+         "batch_norm is true or false", "'yes'")
+    assert not (tmp_path / "r").exists()
+
+
 # -- eval on the run's own data and split ---------------------------------------------------------------
 def test_eval_of_an_image_folder_run_uses_its_data_and_its_val_split(files, capsys) -> None:
     assert main(["eval", str(files["folder"])]) == 0  # no --dataset, no --data-dir, no --split

@@ -27,6 +27,7 @@ from ..reference import describe
 
 _BUILDERS: dict[str, Callable[..., nn.Module]] = {}
 _OPTIONS: dict[str, frozenset[str] | None] = {}  # None: accepts anything
+_FLAGS: dict[str, frozenset[str]] = {}  # the options annotated ``bool``: True or False, nothing else
 
 F = TypeVar("F", bound=Callable[..., nn.Module])
 
@@ -63,6 +64,7 @@ def register_model(arg: F | type | None = None) -> Any:
                 options = None if cls_var_kw else frozenset(names | cls_names)
         _BUILDERS[name] = fn
         _OPTIONS[name] = options
+        _FLAGS[name] = _bool_params(fn) | (_bool_params(cls.__init__) if cls is not None else frozenset())
         figures = describe(name)
         if figures:
             fn.__doc__ = f"{inspect.cleandoc(fn.__doc__ or name)}\n\n{figures}"
@@ -80,6 +82,10 @@ def register_builder(builder: F, name: str, doc: str) -> F:
     builder.__name__ = builder.__qualname__ = name
     builder.__doc__ = doc
     return register_model(builder)
+
+
+def _bool_params(fn: Callable[..., Any]) -> frozenset[str]:
+    return frozenset(p.name for p in inspect.signature(fn).parameters.values() if p.annotation in (bool, "bool"))
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -126,6 +132,10 @@ def create_model(name: str, *, num_classes: int | None = None, **kwargs: Any) ->
                 f"{name}: unknown option(s) {', '.join(unknown)}. Accepted options: "
                 f"{', '.join(sorted(opts))}."
             )
+    flags = sorted(k for k in kwargs if k in _FLAGS[name] and not isinstance(kwargs[k], bool))
+    if flags:
+        raise InvalidInputError(f"{name}: option {flags[0]} is true or false, got {kwargs[flags[0]]!r} "
+                                f"(e.g. {flags[0]}=false).")
     if num_classes is not None:
         if not isinstance(num_classes, int) or num_classes < 1:
             raise InvalidInputError(f"num_classes must be a positive integer, got {num_classes!r}")
