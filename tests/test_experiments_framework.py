@@ -315,3 +315,15 @@ def test_scale_notes_fill_in_the_measurements() -> None:
     assert notes == ["Paper scale: ResNet-110 (54 blocks) trained for 64k iterations, all 10,000 test images; this "
                      "small scale uses depth 56 and 2,000 images."]
     assert fw.scale_notes(exp, "paper", {}) == []
+
+
+def test_an_experiment_module_declares_at_its_top_and_is_bound_at_registration() -> None:
+    from classicnets.experiments import degradation
+    from classicnets.experiments import framework as fw
+
+    assert degradation.EXPERIMENT.plan is None and degradation.EXPERIMENT.analyze is None
+    exp = fw.get_experiment("degradation")
+    assert exp.plan is degradation.plan and exp.analyze is degradation.analyze
+    with pytest.raises(RuntimeError, match="no plan or analyze"):
+        fw.register_experiment(fw.Experiment(name="unbound", title="-", reproduces="-", summary="-",
+                                             scales={s: s for s in fw.SCALES}))

@@ -400,3 +400,14 @@ def test_has_learned_is_more_than_twice_chance_in_any_unit() -> None:
     assert _lesion().verdict_plain_deletion(80.0, {"b0": 90.0}).status == "inconclusive"
     assert _lesion().verdict_plain_deletion(79.0, {"b0": 80.0}).status == "supported"
     assert _fact().verdict_nonlinear(relu_acc=0.2, linear_acc=0.5, n_test=10_000, chance=0.1).status == "inconclusive"
+
+
+# -- a difference against a margin -------------------------------------------------------------------------------
+def test_by_difference_is_symmetric_around_the_margin() -> None:
+    from classicnets.experiments.findings import by_difference
+
+    verdict = [by_difference("A beats B.", "a vs b.", d, 0.5, tie="a tie.") for d in (0.6, -0.6, 0.5, -0.5, 0.0)]
+    assert [v.status for v in verdict] == ["supported", "not supported", "inconclusive", "inconclusive",
+                                           "inconclusive"]
+    assert verdict[2].reason == "a tie." and verdict[0].reason == verdict[1].reason == ""
+    assert verdict[0].line() == "VERDICT (supported): A beats B. Measured: a vs b."

@@ -6,12 +6,11 @@
 >>> results = run_experiment("degradation", scale="smoke", out="experiments/demo")  # doctest: +SKIP
 >>> [v["line"] for v in results["verdicts"]]  # doctest: +SKIP
 
-Each experiment (a module here whose ``EXPERIMENT`` is registered below) is a sweep of
-:func:`classicnets.train.fit` runs plus analysis
-with :mod:`classicnets.analysis`; :mod:`.framework` describes the folder it
-writes (run directories, ``results.json``, figures, ``summary.md``), how a rerun
-continues, and how ``jobs`` shares the cores.  ``docs/experiments.md`` explains
-each experiment and its scales.
+Each experiment (a module here whose ``EXPERIMENT``, declared at its top, is registered below with
+the module's ``plan`` and ``analyze``) is a sweep of :func:`classicnets.train.fit` runs plus analysis
+with :mod:`classicnets.analysis`; :mod:`.framework` describes the folder it writes (run directories,
+``results.json``, figures, ``summary.md``), how a rerun continues, and how ``jobs`` shares the cores.
+``docs/experiments.md`` explains each experiment and its scales.
 """
 
 from __future__ import annotations
@@ -20,6 +19,6 @@ from . import batchnorm, degradation, factorization, framework, gap, inception, 
 from .framework import *  # noqa: F403  (the public API is framework's __all__)
 
 for _module in (batchnorm, degradation, factorization, gap, inception, lesion, paths):
-    framework.register_experiment(_module.EXPERIMENT)
+    framework.register_experiment(_module.EXPERIMENT.bind(_module))
 
 __all__ = list(framework.__all__)

@@ -59,6 +59,25 @@ SCALES: dict[str, dict[str, Any]] = {
 }
 
 
+EXPERIMENT = Experiment(
+    name="batchnorm",
+    title="Batch normalization: faster convergence, higher learning rates, stable inputs (Ioffe & Szegedy 2015)",
+    reproduces="Ioffe & Szegedy 2015, Batch Normalization, Sec. 4.1 and Figure 1 (MNIST MLP), and the lecture's "
+               "exercise (a small CNN with and without BN: steps to 97/98/99%, at 1x, 5x and 30x the learning rate)",
+    summary="BN: fewer steps to each accuracy, higher learning rates, stable sigmoid inputs (Ioffe & Szegedy Fig. 1)",
+    scales={
+        "smoke": "digits (8x8), a few dozen steps per run: seconds; checks the pipeline, not the claims",
+        "small": "MNIST; mnist_mlp 50,000 steps as in the paper (minutes), cnn3 6,000 steps at three learning "
+                 "rates: about half an hour on a 2-core CPU with --jobs 2",
+        "paper": "MNIST; mnist_mlp 50,000 steps measured every 250, cnn3 20,000 steps: about two hours on a "
+                 "2-core CPU, minutes on a GPU",
+    },
+    needs_data={"small": "mnist", "paper": "mnist"},
+    scale_notes={"smoke": "Smoke scale: digits (8x8) and a few dozen steps; the numbers check the pipeline, not the "
+                          "claims."},
+)
+
+
 # -- verdicts (pure functions of the measurements) --------------------------------------------------------
 def _fmt_steps(s: int | None, total: int) -> str:
     return f"{s:,} steps" if s is not None else f"not reached in {total:,} steps"
@@ -421,24 +440,3 @@ def _cnn_figure(path: Path, curves: dict[str, list[dict[str, Any]]], runs: dict[
         ax.legend(loc="lower right", fontsize=8)
     axes[0].set_ylabel("test accuracy (%)")
     return save_figure(fig, path)
-
-
-EXPERIMENT = Experiment(
-    name="batchnorm",
-    title="Batch normalization: faster convergence, higher learning rates, stable inputs (Ioffe & Szegedy 2015)",
-    reproduces="Ioffe & Szegedy 2015, Batch Normalization, Sec. 4.1 and Figure 1 (MNIST MLP), and the lecture's "
-               "exercise (a small CNN with and without BN: steps to 97/98/99%, at 1x, 5x and 30x the learning rate)",
-    summary="BN: fewer steps to each accuracy, higher learning rates, stable sigmoid inputs (Ioffe & Szegedy Fig. 1)",
-    plan=plan,
-    analyze=analyze,
-    scales={
-        "smoke": "digits (8x8), a few dozen steps per run: seconds; checks the pipeline, not the claims",
-        "small": "MNIST; mnist_mlp 50,000 steps as in the paper (minutes), cnn3 6,000 steps at three learning "
-                 "rates: about half an hour on a 2-core CPU with --jobs 2",
-        "paper": "MNIST; mnist_mlp 50,000 steps measured every 250, cnn3 20,000 steps: about two hours on a "
-                 "2-core CPU, minutes on a GPU",
-    },
-    needs_data={"small": "mnist", "paper": "mnist"},
-    scale_notes={"smoke": "Smoke scale: digits (8x8) and a few dozen steps; the numbers check the pipeline, not the "
-                          "claims."},
-)

@@ -55,6 +55,29 @@ MARGIN_PP = 0.5
 CHANCE_ERR = 90.0
 
 
+EXPERIMENT = Experiment(
+    name="degradation",
+    title="Degradation: plain vs residual networks of increasing depth (He et al. 2015, Figure 6)",
+    reproduces="He et al. 2015, Deep Residual Learning, Sec. 4.2 and Figure 6 (CIFAR-10 plain-20/32/44/56/110 "
+               "against ResNet-20/32/44/56/110)",
+    summary="deep plain nets train worse than shallow ones, residual nets do not (He et al. Fig. 6)",
+    scales={
+        "smoke": "digits, plain/ResNet-20 and -32, 60 iterations: seconds; checks the pipeline, not the claim",
+        "small": "CIFAR-10, plain/ResNet-20 and -56, resnet-cifar recipe shortened to 3,000 iterations "
+                 "(about 8 epochs): about an hour on a 2-core CPU with --jobs 2; --train-sizes adds about 45 "
+                 "minutes per size below 50,000",
+        "paper": "CIFAR-10, depths 20/32/44/56/110 of both families, 64k iterations each: about 6 hours on one "
+                 "GPU, about three days on a 2-core CPU",
+    },
+    options=(Option("train_sizes", "degradation: also train the shallowest and deepest pair on seeded, stratified "
+                    "subsets of these sizes (e.g. 5000,10000,25000,50000)", parse_int_list, None, "N,N,..."),),
+    needs_data={"small": "cifar10", "paper": "cifar10"},
+    scale_notes={s: f"Paper scale: depths 20/32/44/56/110, 64k iterations; this {s} scale trains depths "
+                    f"{' and '.join(map(str, SCALES[s]['depths']))} on {SCALES[s]['dataset']} for fewer iterations."
+                 for s in ("smoke", "small")},
+)
+
+
 # -- verdicts (pure functions of the measurements) ------------------------------------------------------
 def _trained(err: float, chance_err: float) -> bool:
     """Has a net with training error ``err`` (%) learned (:func:`~.findings.has_learned`)?"""
@@ -363,28 +386,3 @@ def _size_figure(path: Path, gaps: dict[str, Any], shallow: int, deep: int) -> P
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     return save_figure(fig, path)
-
-
-EXPERIMENT = Experiment(
-    name="degradation",
-    title="Degradation: plain vs residual networks of increasing depth (He et al. 2015, Figure 6)",
-    reproduces="He et al. 2015, Deep Residual Learning, Sec. 4.2 and Figure 6 (CIFAR-10 plain-20/32/44/56/110 "
-               "against ResNet-20/32/44/56/110)",
-    summary="deep plain nets train worse than shallow ones, residual nets do not (He et al. Fig. 6)",
-    plan=plan,
-    analyze=analyze,
-    scales={
-        "smoke": "digits, plain/ResNet-20 and -32, 60 iterations: seconds; checks the pipeline, not the claim",
-        "small": "CIFAR-10, plain/ResNet-20 and -56, resnet-cifar recipe shortened to 3,000 iterations "
-                 "(about 8 epochs): about an hour on a 2-core CPU with --jobs 2; --train-sizes adds about 45 "
-                 "minutes per size below 50,000",
-        "paper": "CIFAR-10, depths 20/32/44/56/110 of both families, 64k iterations each: about 6 hours on one "
-                 "GPU, about three days on a 2-core CPU",
-    },
-    options=(Option("train_sizes", "degradation: also train the shallowest and deepest pair on seeded, stratified "
-                    "subsets of these sizes (e.g. 5000,10000,25000,50000)", parse_int_list, None, "N,N,..."),),
-    needs_data={"small": "cifar10", "paper": "cifar10"},
-    scale_notes={s: f"Paper scale: depths 20/32/44/56/110, 64k iterations; this {s} scale trains depths "
-                    f"{' and '.join(map(str, SCALES[s]['depths']))} on {SCALES[s]['dataset']} for fewer iterations."
-                 for s in ("smoke", "small")},
-)

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import pyplot, save_figure
-from .findings import Verdict, has_learned, records_table, train_length
+from .findings import Verdict, by_difference, has_learned, records_table, train_length
 from .framework import Context, Experiment, Report, RunRecord, RunSpec
 
 #: run key -> (the ``conv`` option of factorized_cifar, a label)
@@ -58,6 +58,24 @@ SCALES: dict[str, dict[str, Any]] = {
 SMOKE_NOTE = "Smoke scale: digits (8x8) and 40 steps; the numbers check the pipeline, not the claims."
 #: Smallest margin (points) for an accuracy difference to count, whatever the test-set size.
 MIN_MARGIN_PP = 0.5
+
+
+EXPERIMENT = Experiment(
+    name="factorization",
+    title="Factorized convolutions: fewer parameters, same accuracy; ReLU between the factors (Szegedy et al. 2015)",
+    reproduces="Szegedy et al. 2015, Rethinking the Inception Architecture, Sec. 3 and Figure 2 (5x5 -> two 3x3, "
+               "3x3 -> 1x3 + 3x1, linear vs ReLU between the factors), on small CIFAR-10 networks",
+    summary="5x5 vs two 3x3, 3x3 vs 1x3+3x1, ReLU vs linear between: params, MACs, img/s, accuracy",
+    scales={
+        "smoke": "digits (8x8), five small nets, 40 steps each: seconds; checks the pipeline, not the claims",
+        "small": "CIFAR-10, five nets of 0.2-0.8M parameters, 6 epochs each (default recipe, cosine): about 45 "
+                 "minutes on a 2-core CPU with --jobs 2",
+        "paper": "CIFAR-10, the same five nets, 60 epochs each: about 8 hours on a 2-core CPU, well under an hour "
+                 "on one GPU",
+    },
+    needs_data={"small": "cifar10", "paper": "cifar10"},
+    scale_notes={"smoke": SMOKE_NOTE},
+)
 
 
 # -- verdicts (pure functions of the measurements) -----------------------------------------------------------------
@@ -111,12 +129,8 @@ def verdict_nonlinear(*, relu_acc: float, linear_acc: float, n_test: int, chance
                 f"({100 * (relu_acc - linear_acc):+.2f} points; margin {100 * margin:.2f} on {n_test:,} images).")
     if not _learned(relu_acc, linear_acc, chance=chance):
         return Verdict(claim, "inconclusive", evidence, f"a net is at or below twice chance ({100 * 2 * chance:.0f}%).")
-    if relu_acc - linear_acc > margin:
-        return Verdict(claim, "supported", evidence)
-    if linear_acc - relu_acc > margin:
-        return Verdict(claim, "not supported", evidence)
-    return Verdict(claim, "inconclusive", evidence, "the difference is within two standard errors at this test-set "
-                   "size (the paper's own difference is one point).")
+    return by_difference(claim, evidence, relu_acc - linear_acc, margin, tie="the difference is within two "
+                         "standard errors at this test-set size (the paper's own difference is one point).")
 
 
 # -- plan ---------------------------------------------------------------------------------------------------------
@@ -263,23 +277,3 @@ def _tradeoff(path: Path, runs: dict[str, RunRecord], f: dict[str, dict[str, Any
     axes[0].set_title("accuracy against parameters (arrows: original -> factorized)")
     axes[1].set_title("accuracy against multiply-adds")
     return save_figure(fig, path)
-
-
-EXPERIMENT = Experiment(
-    name="factorization",
-    title="Factorized convolutions: fewer parameters, same accuracy; ReLU between the factors (Szegedy et al. 2015)",
-    reproduces="Szegedy et al. 2015, Rethinking the Inception Architecture, Sec. 3 and Figure 2 (5x5 -> two 3x3, "
-               "3x3 -> 1x3 + 3x1, linear vs ReLU between the factors), on small CIFAR-10 networks",
-    summary="5x5 vs two 3x3, 3x3 vs 1x3+3x1, ReLU vs linear between: params, MACs, img/s, accuracy",
-    plan=plan,
-    analyze=analyze,
-    scales={
-        "smoke": "digits (8x8), five small nets, 40 steps each: seconds; checks the pipeline, not the claims",
-        "small": "CIFAR-10, five nets of 0.2-0.8M parameters, 6 epochs each (default recipe, cosine): about 45 "
-                 "minutes on a 2-core CPU with --jobs 2",
-        "paper": "CIFAR-10, the same five nets, 60 epochs each: about 8 hours on a 2-core CPU, well under an hour "
-                 "on one GPU",
-    },
-    needs_data={"small": "cifar10", "paper": "cifar10"},
-    scale_notes={"smoke": SMOKE_NOTE},
-)

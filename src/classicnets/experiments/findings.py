@@ -1,5 +1,6 @@
 """What an experiment's analysis reports: :class:`Verdict` lines, the one rule for "has learned"
-(:func:`has_learned`) every verdict applies, and the tables built from records (:func:`records_table`).
+(:func:`has_learned`) every verdict applies, the verdict on a difference against a margin
+(:func:`by_difference`), and the tables built from records (:func:`records_table`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,19 @@ class Verdict:
     def as_dict(self) -> dict[str, str]:
         return {"claim": self.claim, "status": self.status, "evidence": self.evidence, "reason": self.reason,
                 "line": self.line()}
+
+
+def by_difference(claim: str, evidence: str, diff: float, margin: float, *, tie: str) -> Verdict:
+    """The verdict on "the claimed side is better", from ``diff`` (claimed side minus the other) and a margin.
+
+    Supported when ``diff`` exceeds ``margin``; not supported when the other side is better by more than
+    ``margin``; inconclusive within it, with ``tie`` as the reason.
+    """
+    if diff > margin:
+        return Verdict(claim, "supported", evidence)
+    if -diff > margin:
+        return Verdict(claim, "not supported", evidence)
+    return Verdict(claim, "inconclusive", evidence, tie)
 
 
 def has_learned(accuracy: float, chance: float) -> bool:

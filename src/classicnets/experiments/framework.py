@@ -38,8 +38,9 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from ..errors import InvalidInputError
@@ -178,8 +179,6 @@ class Experiment:
     title: str
     reproduces: str  # the paper figure or the lecture's question
     summary: str  # one line for `classicnets experiment list`
-    plan: Callable[[Context], list[RunSpec]]
-    analyze: Callable[[Context, dict[str, RunRecord]], Report]
     scales: dict[str, str]  # scale -> what it runs and how long it takes
     options: tuple[Option, ...] = ()
     needs_data: dict[str, str] = field(default_factory=dict)  # scale -> dataset that needs --data-dir
@@ -187,6 +186,14 @@ class Experiment:
     #: smoke run checks the pipeline only); ``{scale}`` and the report's measurements (``{depth}``) are
     #: filled in by :func:`scale_notes`.
     scale_notes: dict[str, str] = field(default_factory=dict)
+    #: The two functions (see the module docstring).  An experiment module declares its ``EXPERIMENT``
+    #: at its top without them, and :meth:`bind` takes the module's own ``plan`` and ``analyze``.
+    plan: Callable[[Context], list[RunSpec]] | None = None
+    analyze: Callable[[Context, dict[str, RunRecord]], Report] | None = None
+
+    def bind(self, module: ModuleType) -> Experiment:
+        """This experiment with the ``plan`` and ``analyze`` functions of ``module`` where it has none."""
+        return replace(self, plan=self.plan or module.plan, analyze=self.analyze or module.analyze)
 
 
 _EXPERIMENTS: dict[str, Experiment] = {}
@@ -195,6 +202,8 @@ _EXPERIMENTS: dict[str, Experiment] = {}
 def register_experiment(exp: Experiment) -> Experiment:
     if exp.name in _EXPERIMENTS:
         raise RuntimeError(f"experiment {exp.name!r} registered twice")
+    if exp.plan is None or exp.analyze is None:
+        raise RuntimeError(f"experiment {exp.name!r} has no plan or analyze function (see Experiment.bind)")
     missing = set(SCALES) - set(exp.scales)
     if missing:
         raise RuntimeError(f"experiment {exp.name!r} does not describe the scale(s) {sorted(missing)}")

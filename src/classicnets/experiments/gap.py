@@ -35,8 +35,28 @@ from torch import nn
 
 from .._io import pyplot, save_figure
 from ..errors import InvalidInputError
-from .findings import Verdict, has_learned, records_table, train_length
+from .findings import Verdict, by_difference, has_learned, records_table, train_length
 from .framework import Context, Experiment, Report, RunRecord, RunSpec, require_engine
+
+EXPERIMENT = Experiment(
+    name="gap",
+    title="Global average pooling: any input size, fewer parameters, class activation maps (NIN, Zhou et al.)",
+    reproduces="Lin et al. 2013, Network in Network, Sec. 3.2 (GAP as a structural regularizer, 10.41%/8.81% on "
+               "CIFAR-10 at paper scale); the lecture's question on input sizes (NIN on 17 Flowers); Zhou et al. "
+               "2016 class activation maps",
+    summary="GAP: one NIN takes any input size, beats its FC twin's parameter count, shows where it looks (CAM)",
+    scales={
+        "smoke": "digits (8x8) with the CIFAR NIN, 30 steps per head: seconds; checks the pipeline, not the claims",
+        "small": "17 Flowers partition 1 at 128x128, NIN with GAP and with an FC head, 80 epochs each, evaluated "
+                 "at 96-224: about half an hour on a 2-core CPU with --jobs 2",
+        "paper": "17 Flowers, all three partitions at 224x224, 100 epochs each, evaluated at 160-352, plus NIN on "
+                 "CIFAR-10 (nin-cifar recipe, 120 epochs) without and with augmentation: about 10 hours on one GPU",
+    },
+    needs_data={"small": "flowers17", "paper": "flowers17"},
+    scale_notes=dict.fromkeys(("smoke", "small"), "17 Flowers splits: NON-OFFICIAL seeded partition 1 (the official "
+                              "datasplits.mat is not available); accuracies are not comparable with published "
+                              "figures."),
+)
 
 
 # -- verdicts (pure functions of the measurements) -----------------------------------------------------------
@@ -124,12 +144,8 @@ def verdict_regularization(*, gap_acc: float, fc_acc: float, gap_head: int, fc_h
         return Verdict(claim, "inconclusive", evidence, f"both nets are at or below twice chance "
                        f"({100 * 2 * chance:.1f}%): "
                        "too little training to compare.")
-    if gap_acc - fc_acc > margin:
-        return Verdict(claim, "supported", evidence)
-    if fc_acc - gap_acc > margin:
-        return Verdict(claim, "not supported", evidence)
-    return Verdict(claim, "inconclusive", evidence, "the difference is within two standard errors: a tie at this "
-                   "test-set size (GAP matches FC with a fraction of the head parameters).")
+    return by_difference(claim, evidence, gap_acc - fc_acc, margin, tie="the difference is within two standard "
+                         "errors: a tie at this test-set size (GAP matches FC with a fraction of the head parameters).")
 
 
 def verdict_published(*, error_pct: float, published_pct: float, what: str, tolerance: float = 1.0) -> Verdict:
@@ -434,26 +450,3 @@ def _size_figure(path: Path, rows: list[tuple[str, dict[int, float | None], dict
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     return save_figure(fig, path)
-
-
-EXPERIMENT = Experiment(
-    name="gap",
-    title="Global average pooling: any input size, fewer parameters, class activation maps (NIN, Zhou et al.)",
-    reproduces="Lin et al. 2013, Network in Network, Sec. 3.2 (GAP as a structural regularizer, 10.41%/8.81% on "
-               "CIFAR-10 at paper scale); the lecture's question on input sizes (NIN on 17 Flowers); Zhou et al. "
-               "2016 class activation maps",
-    summary="GAP: one NIN takes any input size, beats its FC twin's parameter count, shows where it looks (CAM)",
-    plan=plan,
-    analyze=analyze,
-    scales={
-        "smoke": "digits (8x8) with the CIFAR NIN, 30 steps per head: seconds; checks the pipeline, not the claims",
-        "small": "17 Flowers partition 1 at 128x128, NIN with GAP and with an FC head, 80 epochs each, evaluated "
-                 "at 96-224: about half an hour on a 2-core CPU with --jobs 2",
-        "paper": "17 Flowers, all three partitions at 224x224, 100 epochs each, evaluated at 160-352, plus NIN on "
-                 "CIFAR-10 (nin-cifar recipe, 120 epochs) without and with augmentation: about 10 hours on one GPU",
-    },
-    needs_data={"small": "flowers17", "paper": "flowers17"},
-    scale_notes=dict.fromkeys(("smoke", "small"), "17 Flowers splits: NON-OFFICIAL seeded partition 1 (the official "
-                              "datasplits.mat is not available); accuracies are not comparable with published "
-                              "figures."),
-)

@@ -42,7 +42,7 @@ from typing import Any
 
 from .._io import pyplot, save_figure
 from .factorization import SMOKE_NOTE, accuracy_margin, inference_speed, train_speed
-from .findings import Verdict, has_learned, records_table, train_length
+from .findings import Verdict, by_difference, has_learned, records_table, train_length
 from .framework import Context, Experiment, Report, RunRecord, RunSpec
 
 #: The settings shared by every run (on top of the engine's inception-v3 recipe).
@@ -67,6 +67,25 @@ SCALES: dict[str, dict[str, Any]] = {
 BINS = 15
 
 
+EXPERIMENT = Experiment(
+    name="inception",
+    title="Inception training tricks and 1x1 reductions: auxiliary heads, label smoothing, RMSProp, naive modules",
+    reproduces="Szegedy et al. 2014 (GoogLeNet: 1x1 reductions, Sec. 4; auxiliary classifiers with weight 0.3, Sec. "
+               "5) and Szegedy et al. 2015 (Inception v3: label smoothing, Sec. 7; RMSProp, Sec. 8 and Table 3), on "
+               "a small Inception network on CIFAR-10; plus label smoothing's effect on calibration (ECE)",
+    summary="aux heads, label smoothing (+ calibration/ECE), RMSProp vs SGD, naive vs reduced Inception modules",
+    scales={
+        "smoke": "digits (8x8), five runs of 40 steps: seconds; checks the pipeline, not the claims",
+        "small": "CIFAR-10 at 32x32, five runs of a 0.09M-parameter Inception net (naive: 0.56M), 5 epochs each: "
+                 "about 45 minutes on a 2-core CPU with --jobs 2",
+        "paper": "CIFAR-10 at 32x32, the same five runs, 60 epochs each: about 9 hours on a 2-core CPU, about an "
+                 "hour on one GPU",
+    },
+    needs_data={"small": "cifar10", "paper": "cifar10"},
+    scale_notes={"smoke": SMOKE_NOTE},
+)
+
+
 # -- verdicts (pure functions of the measurements) -----------------------------------------------------------------
 def verdict_accuracy(claim: str, *, with_acc: float, without_acc: float, names: tuple[str, str], n_test: int,
                      chance: float) -> Verdict:
@@ -80,12 +99,8 @@ def verdict_accuracy(claim: str, *, with_acc: float, without_acc: float, names: 
                 f"({100 * (with_acc - without_acc):+.2f} points; margin {100 * margin:.2f} on {n_test:,} images).")
     if not (has_learned(with_acc, chance) and has_learned(without_acc, chance)):
         return Verdict(claim, "inconclusive", evidence, f"a net is at or below twice chance ({100 * 2 * chance:.0f}%).")
-    if with_acc - without_acc > margin:
-        return Verdict(claim, "supported", evidence)
-    if without_acc - with_acc > margin:
-        return Verdict(claim, "not supported", evidence)
-    return Verdict(claim, "inconclusive", evidence, "the difference is within two standard errors at this test-set "
-                   "size (one seed per run).")
+    return by_difference(claim, evidence, with_acc - without_acc, margin,
+                         tie="the difference is within two standard errors at this test-set size (one seed per run).")
 
 
 def verdict_calibration(*, plain: dict[str, float], smoothed: dict[str, float], ece_se_diff: float,
@@ -331,24 +346,3 @@ def _reliability(path: Path, items: list[tuple[str, Any]]) -> Path:
     fig.suptitle(f"reliability diagrams ({items[0][1].bins} bins; below: how the confidences are spread)",
                  fontsize=10)
     return save_figure(fig, path)
-
-
-EXPERIMENT = Experiment(
-    name="inception",
-    title="Inception training tricks and 1x1 reductions: auxiliary heads, label smoothing, RMSProp, naive modules",
-    reproduces="Szegedy et al. 2014 (GoogLeNet: 1x1 reductions, Sec. 4; auxiliary classifiers with weight 0.3, Sec. "
-               "5) and Szegedy et al. 2015 (Inception v3: label smoothing, Sec. 7; RMSProp, Sec. 8 and Table 3), on "
-               "a small Inception network on CIFAR-10; plus label smoothing's effect on calibration (ECE)",
-    summary="aux heads, label smoothing (+ calibration/ECE), RMSProp vs SGD, naive vs reduced Inception modules",
-    plan=plan,
-    analyze=analyze,
-    scales={
-        "smoke": "digits (8x8), five runs of 40 steps: seconds; checks the pipeline, not the claims",
-        "small": "CIFAR-10 at 32x32, five runs of a 0.09M-parameter Inception net (naive: 0.56M), 5 epochs each: "
-                 "about 45 minutes on a 2-core CPU with --jobs 2",
-        "paper": "CIFAR-10 at 32x32, the same five runs, 60 epochs each: about 9 hours on a 2-core CPU, about an "
-                 "hour on one GPU",
-    },
-    needs_data={"small": "cifar10", "paper": "cifar10"},
-    scale_notes={"smoke": SMOKE_NOTE},
-)

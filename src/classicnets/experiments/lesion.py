@@ -70,6 +70,28 @@ FROM_OPTION = Option(
     str, None, "DIR[,DIR]")
 
 
+EXPERIMENT = Experiment(
+    name="lesion",
+    title="Residual networks as ensembles: deleting and reordering blocks at test time (Veit et al. 2016)",
+    reproduces="Veit, Wilber, Belongie 2016, Residual Networks Behave Like Ensembles of Relatively Shallow "
+               "Networks, Sec. 4 and Figures 3 and 5 (CIFAR-10 ResNet-110 against a plain net)",
+    summary="delete/reorder blocks of a trained ResNet at test time: it degrades gracefully, its plain twin does not",
+    scales={
+        "smoke": "digits, ResNet-20 and plain-20, 60 iterations each, lesions on all test digits: seconds; checks "
+                 "the pipeline, not the claims",
+        "small": "CIFAR-10, ResNet-56 and plain-56 as in the degradation experiment (3,000 iterations; or --from "
+                 "experiments/degradation-small), lesions on 2,000 test images: about 40 minutes of training on a "
+                 "2-core CPU with --jobs 2, then about 15 minutes of lesions",
+        "paper": "CIFAR-10, ResNet-110 and plain-110, 64k iterations, all 10,000 test images, 5 samples per k: "
+                 "several hours on one GPU",
+    },
+    options=(FROM_OPTION,),
+    needs_data={"small": "cifar10", "paper": "cifar10"},
+    scale_notes=dict.fromkeys(("smoke", "small"), "Paper scale: ResNet-110 (54 blocks) trained for 64k iterations, "
+                              "all 10,000 test images; this {scale} scale uses depth {depth} and {eval_data}."),
+)
+
+
 # -- verdicts (pure functions of the measurements) -----------------------------------------------------------------
 def _learned(err: float, chance_err: float) -> bool:
     """Has a net with test error ``err`` (%) learned (:func:`~.findings.has_learned`)?  If not, it is near chance."""
@@ -687,27 +709,3 @@ def _fig5(path: Path, res: tuple[list[int], list[float], list[float]], plain: tu
     b.grid(True, alpha=0.3)
     b.legend(fontsize=8)
     return save_figure(fig, path)
-
-
-EXPERIMENT = Experiment(
-    name="lesion",
-    title="Residual networks as ensembles: deleting and reordering blocks at test time (Veit et al. 2016)",
-    reproduces="Veit, Wilber, Belongie 2016, Residual Networks Behave Like Ensembles of Relatively Shallow "
-               "Networks, Sec. 4 and Figures 3 and 5 (CIFAR-10 ResNet-110 against a plain net)",
-    summary="delete/reorder blocks of a trained ResNet at test time: it degrades gracefully, its plain twin does not",
-    plan=plan,
-    analyze=analyze,
-    scales={
-        "smoke": "digits, ResNet-20 and plain-20, 60 iterations each, lesions on all test digits: seconds; checks "
-                 "the pipeline, not the claims",
-        "small": "CIFAR-10, ResNet-56 and plain-56 as in the degradation experiment (3,000 iterations; or --from "
-                 "experiments/degradation-small), lesions on 2,000 test images: about 40 minutes of training on a "
-                 "2-core CPU with --jobs 2, then about 15 minutes of lesions",
-        "paper": "CIFAR-10, ResNet-110 and plain-110, 64k iterations, all 10,000 test images, 5 samples per k: "
-                 "several hours on one GPU",
-    },
-    options=(FROM_OPTION,),
-    needs_data={"small": "cifar10", "paper": "cifar10"},
-    scale_notes=dict.fromkeys(("smoke", "small"), "Paper scale: ResNet-110 (54 blocks) trained for 64k iterations, "
-                              "all 10,000 test images; this {scale} scale uses depth {depth} and {eval_data}."),
-)

@@ -31,8 +31,9 @@ from typing import Any
 from .._io import pyplot, save_figure
 from .findings import Verdict, has_learned, records_table
 from .framework import Context, Experiment, Report, RunRecord, RunSpec
-from .lesion import FROM_OPTION, find_run_dirs, parse_from, pick_pair, train_specs
+from .lesion import EXPERIMENT as LESION
 from .lesion import SCALES as LESION_SCALES
+from .lesion import find_run_dirs, parse_from, pick_pair, train_specs
 
 #: Per scale: the gradient sampling (the network and its training come from the lesion experiment's scale).
 SCALES: dict[str, dict[str, Any]] = {
@@ -41,6 +42,29 @@ SCALES: dict[str, dict[str, Any]] = {
     "paper": {"batches": 4, "batch_size": 128, "samples": 16},
 }
 FRACTION = 0.9
+
+
+EXPERIMENT = Experiment(
+    name="paths",
+    title="Short paths carry the gradient: path lengths of a residual network (Veit et al. 2016, Figure 6)",
+    reproduces="Veit, Wilber, Belongie 2016, Sec. 5 and Figure 6 (ResNet-110 on CIFAR-10: path-length "
+               "distribution, gradient per path length, total gradient per length)",
+    summary="path lengths follow Binomial(n, 1/2) but the gradient comes from short paths (Veit et al. Fig. 6)",
+    scales={
+        "smoke": "digits, ResNet-20 (9 blocks) trained 60 iterations, one sample per length: seconds; checks the "
+                 "pipeline, not the claim",
+        "small": "CIFAR-10, ResNet-56 (27 blocks) as in the lesion and degradation experiments (3,000 iterations; "
+                 "or --from experiments/lesion-small, which skips training), 8 samples per length on 2 batches of "
+                 "64: about 30 minutes of training on a 2-core CPU, then about 5 minutes of measurement",
+        "paper": "CIFAR-10, ResNet-110 (54 blocks), 64k iterations, 16 samples per length on 4 batches of 128: hours "
+                 "on one GPU",
+    },
+    # the network is the lesion experiment's: the same training runs (or --from), on the same data
+    options=LESION.options,
+    needs_data=LESION.needs_data,
+    scale_notes=dict.fromkeys(("smoke", "small"), "Paper scale: ResNet-110 (54 blocks); this {scale} scale measures "
+                              "{model}."),
+)
 
 
 # -- verdicts (pure functions of the measurements) -----------------------------------------------------------------
@@ -224,27 +248,3 @@ def _fig6(path: Path, results: dict[str, Any], model: str) -> Path:
     axes[2].legend(fontsize=8)
     fig.suptitle(f"{model}: paths and their gradients (Veit et al. Fig. 6)", fontsize=10)
     return save_figure(fig, path)
-
-
-EXPERIMENT = Experiment(
-    name="paths",
-    title="Short paths carry the gradient: path lengths of a residual network (Veit et al. 2016, Figure 6)",
-    reproduces="Veit, Wilber, Belongie 2016, Sec. 5 and Figure 6 (ResNet-110 on CIFAR-10: path-length "
-               "distribution, gradient per path length, total gradient per length)",
-    summary="path lengths follow Binomial(n, 1/2) but the gradient comes from short paths (Veit et al. Fig. 6)",
-    plan=plan,
-    analyze=analyze,
-    scales={
-        "smoke": "digits, ResNet-20 (9 blocks) trained 60 iterations, one sample per length: seconds; checks the "
-                 "pipeline, not the claim",
-        "small": "CIFAR-10, ResNet-56 (27 blocks) as in the lesion and degradation experiments (3,000 iterations; "
-                 "or --from experiments/lesion-small, which skips training), 8 samples per length on 2 batches of "
-                 "64: about 30 minutes of training on a 2-core CPU, then about 5 minutes of measurement",
-        "paper": "CIFAR-10, ResNet-110 (54 blocks), 64k iterations, 16 samples per length on 4 batches of 128: hours "
-                 "on one GPU",
-    },
-    options=(FROM_OPTION,),
-    needs_data={"small": "cifar10", "paper": "cifar10"},
-    scale_notes=dict.fromkeys(("smoke", "small"), "Paper scale: ResNet-110 (54 blocks); this {scale} scale measures "
-                              "{model}."),
-)
