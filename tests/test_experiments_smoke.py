@@ -181,3 +181,16 @@ def test_inception_smoke(tmp_path) -> None:
     assert cfg["no-aux"]["aux_weight"] == 0.0 and cfg["base"]["aux_weight"] == 0.3
     assert cfg["ls0.1"]["label_smoothing"] == 0.1 and cfg["rmsprop"]["optimizer"] == "rmsprop"
     assert cfg["rmsprop"]["rmsprop_eps"] == 1.0 and cfg["base"]["optimizer"] == "sgd"
+
+
+def test_width_smoke(tmp_path) -> None:
+    from classicnets.experiments import run_experiment
+
+    out = tmp_path / "width"
+    r = run_experiment("width", scale="smoke", out=out, verbose=False)
+    check_outputs(out, r, runs={"base", "deep20", "wide2"}, figures={"error_vs_params.png"})
+    nets = r["measurements"]["nets"]
+    assert (nets["base"]["params"], nets["deep20"]["params"], nets["wide2"]["params"]) == (77_850, 272_282, 303_706)
+    assert all(n["epoch_s"] > 0 and 0 <= n["test_err"] <= 100 for n in nets.values())
+    assert [v["claim"].split(",")[0] for v in r["verdicts"]][:1] == ["at matched multiply-adds"]
+    assert len(r["verdicts"]) == 3

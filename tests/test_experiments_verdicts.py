@@ -411,3 +411,39 @@ def test_by_difference_is_symmetric_around_the_margin() -> None:
                                            "inconclusive"]
     assert verdict[2].reason == "a tie." and verdict[0].reason == verdict[1].reason == ""
     assert verdict[0].line() == "VERDICT (supported): A beats B. Measured: a vs b."
+
+
+# -- width ---------------------------------------------------------------------------------------------
+def _net(label: str, test_err: float, params: int = 600_000, macs: float = 9e7, epoch_s: float = 100.0) -> dict:
+    return {"label": label, "test_err": test_err, "params": params, "macs": macs, "epoch_s": epoch_s}
+
+
+def test_width_matched_verdict_margin_and_untrained() -> None:
+    from classicnets.experiments.width import MARGIN_PP, verdict_matched
+
+    thin = _net("deep", 20.0)
+    assert verdict_matched(thin, _net("wide", 18.0), matched="parameters").status == "supported"
+    assert verdict_matched(thin, _net("wide", 20.0 + MARGIN_PP), matched="parameters").status == "supported"
+    v = verdict_matched(thin, _net("wide", 21.0), matched="parameters")
+    assert v.status == "not supported" and "+1.00 points" in v.evidence
+    assert verdict_matched(_net("deep", 85.0), _net("wide", 70.0), matched="parameters").status == "inconclusive"
+
+
+def test_width_speed_verdict() -> None:
+    from classicnets.experiments.width import verdict_speed
+
+    wide = _net("wide", 20.0, epoch_s=100.0)
+    assert verdict_speed(_net("deep", 20.0, epoch_s=150.0), wide, device="CPU").status == "supported"
+    assert verdict_speed(_net("deep", 20.0, epoch_s=105.0), wide, device="CPU").status == "inconclusive"
+    v = verdict_speed(_net("deep", 20.0, epoch_s=80.0), wide, device="CPU")
+    assert v.status == "not supported" and "0.80x" in v.evidence
+
+
+def test_width_per_parameter_verdict() -> None:
+    from classicnets.experiments.width import verdict_per_parameter
+
+    base = _net("base", 30.0, params=80_000)
+    deep = [base, _net("deep", 24.0, params=660_000)]
+    assert verdict_per_parameter(deep, [base, _net("wide", 21.0, params=680_000)]).status == "supported"
+    assert verdict_per_parameter(deep, [base, _net("wide", 24.2, params=680_000)]).status == "inconclusive"
+    assert verdict_per_parameter(deep, [base, _net("wide", 26.0, params=680_000)]).status == "not supported"

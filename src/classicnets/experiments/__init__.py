@@ -2,7 +2,7 @@
 
 >>> from classicnets.experiments import list_experiments, run_experiment
 >>> list_experiments()
-['batchnorm', 'degradation', 'factorization', 'gap', 'inception', 'lesion', 'paths']
+['batchnorm', 'degradation', 'factorization', 'gap', 'inception', 'lesion', 'paths', 'width']
 >>> results = run_experiment("degradation", scale="smoke", out="experiments/demo")  # doctest: +SKIP
 >>> [v["line"] for v in results["verdicts"]]  # doctest: +SKIP
 
@@ -15,10 +15,10 @@ with :mod:`classicnets.analysis`; :mod:`.framework` describes the folder it writ
 
 from __future__ import annotations
 
-from . import batchnorm, degradation, factorization, framework, gap, inception, lesion, paths
+from . import batchnorm, degradation, factorization, framework, gap, inception, lesion, paths, width
 from .framework import *  # noqa: F403  (the public API is framework's __all__)
 
-for _module in (batchnorm, degradation, factorization, gap, inception, lesion, paths):
+for _module in (batchnorm, degradation, factorization, gap, inception, lesion, paths, width):
     framework.register_experiment(_module.EXPERIMENT.bind(_module))
 
 __all__ = list(framework.__all__)
