@@ -11,12 +11,6 @@ import pytest
 from experiment_checks import check_outputs
 
 
-def _engine_supports(option: str) -> bool:
-    from classicnets.experiments.framework import engine_supports
-
-    return engine_supports(option)
-
-
 def test_degradation_smoke(tmp_path) -> None:
     from classicnets.experiments import run_experiment
 
@@ -32,9 +26,6 @@ def test_degradation_smoke(tmp_path) -> None:
     assert [v["claim"].split(" ")[0] for v in r["verdicts"]] == ["plain-32", "ResNet-32"]
 
 
-@pytest.mark.skipif(not _engine_supports("snapshot_every_steps"),
-                    reason="the training engine lacks TrainConfig.snapshot_every_steps (requested for the "
-                           "batchnorm experiment)")
 def test_batchnorm_smoke(tmp_path) -> None:
     from classicnets.experiments import run_experiment
 

@@ -38,7 +38,7 @@ from typing import Any
 
 from .._io import pyplot, save_figure
 from .findings import Verdict, has_learned, records_table
-from .framework import Context, Experiment, Report, RunRecord, RunSpec, require_engine
+from .framework import Context, Experiment, Report, RunRecord, RunSpec
 from .measure import snapshot_curve, steps_to
 
 THRESHOLDS = (0.97, 0.98, 0.99)  # the lecture's exercise
@@ -220,8 +220,6 @@ def _cnn_key(bn: bool, factor: int) -> str:
 def plan(ctx: Context) -> list[RunSpec]:
     from ..train import TrainConfig
 
-    require_engine("snapshot_every_steps", "the batchnorm experiment (test accuracy and sigmoid inputs measured "
-                   "every N steps)")
     sc = SCALES[ctx.scale]
     ds = sc["dataset"]
     data = ctx.data_path(ds)

@@ -28,7 +28,7 @@ from typing import Any
 from .._io import pyplot, save_figure
 from ..errors import InvalidInputError
 from .findings import Verdict, has_learned, records_table
-from .framework import Context, Experiment, Option, Report, RunRecord, RunSpec, parse_int_list, require_engine
+from .framework import Context, Experiment, Option, Report, RunRecord, RunSpec, parse_int_list
 
 #: Training-split sizes of the datasets this experiment uses.
 TRAIN_IMAGES = {"cifar10": 50_000, "digits": 1_438}
@@ -212,8 +212,6 @@ def plan(ctx: Context) -> list[RunSpec]:
     if too_big:
         raise InvalidInputError(f"--train-sizes {too_big}: {dataset} has {full:,} training images.")
     subsets = sorted({n for n in sizes if n < full})
-    if subsets:
-        require_engine("train_subset", "--train-sizes (training on seeded, stratified subsets)")
     depths = sc["depths"]
     shallow, deep = min(depths), max(depths)
     specs = []

@@ -263,20 +263,6 @@ def find_data(dataset: str, data_dir: str | os.PathLike[str] | None) -> str | No
 
 
 # -- what the training engine offers ----------------------------------------------------------------
-def engine_supports(option: str) -> bool:
-    """Does :class:`~classicnets.train.TrainConfig` have the field ``option``?"""
-    from ..train.config import FIELDS
-
-    return option in FIELDS
-
-
-def require_engine(option: str, purpose: str) -> None:
-    """Refuse clearly when the training engine lacks an option an experiment needs."""
-    if not engine_supports(option):
-        raise InvalidInputError(f"{purpose} needs the training engine's TrainConfig.{option}, which this version of "
-                                "classicnets.train does not have (see docs/experiments.md, 'Engine options used').")
-
-
 # -- the sweep ---------------------------------------------------------------------------------------
 class ExperimentInterrupted(Exception):
     """A run was stopped by SIGINT/SIGTERM; its checkpoint is written.  ``hint`` says how to continue."""
@@ -768,11 +754,9 @@ __all__ = [
     "has_learned",
     "list_experiments",
     "plan_jobs",
-    "engine_supports",
     "records_table",
     "register_experiment",
     "train_length",
-    "require_engine",
     "run_experiment",
     "run_sweep",
 ]

@@ -36,7 +36,7 @@ from torch import nn
 from .._io import pyplot, save_figure
 from ..errors import InvalidInputError
 from .findings import Verdict, by_difference, has_learned, records_table, train_length
-from .framework import Context, Experiment, Report, RunRecord, RunSpec, require_engine
+from .framework import Context, Experiment, Report, RunRecord, RunSpec
 
 EXPERIMENT = Experiment(
     name="gap",
@@ -183,8 +183,6 @@ def plan(ctx: Context) -> list[RunSpec]:
     resizable = ds == "flowers17"
     specs = []
     for part in sc["partitions"]:
-        if part is not None:
-            require_engine("partition", "the gap experiment at paper scale (all three 17 Flowers partitions)")
         common: dict[str, Any] = {"dataset": ds, "data_dir": data, "seed": 0, **sc["train"]}
         if resizable:
             common["image_size"] = size
