@@ -240,33 +240,19 @@ _add(Recipe(
 ))
 
 
-_add(Recipe(
-    name="preact-cifar",
-    summary="He et al. 2016's CIFAR schedule for pre-activation ResNets: SGD 0.1, /10 at 32k and 48k, stop at 64k",
-    models=("preact_resnet*",),
-    settings={
-        "optimizer": Setting("sgd", HE2016),
-        "lr": Setting(0.1, HE2016),
-        "momentum": Setting(0.9, HE2016),
-        "weight_decay": Setting(1e-4, HE2016),
-        "batch_size": Setting(128, HE2016),
-        "schedule": Setting("multistep", HE2016),
-        "milestones": Setting([32000.0, 48000.0], HE2016 + " (iterations)"),
-        "gamma": Setting(0.1, HE2016),
-        "steps": Setting(64000, HE2016 + " (as He et al. 2015: about 164 epochs of 50k images)"),
-        "augment": Setting("crop-flip", HE2016 + " (4-pixel pad, random 32x32 crop, horizontal flip)"),
-        "label_smoothing": Setting(0.0, HE2016 + " (none)"),
-        "grad_clip": Setting(0.0, HE2016 + " (none)"),
-        "warmup_steps": Setting(0, HE2016),
-        "aux_weight": Setting(0.0, "no auxiliary heads"),
-    },
-    deep_warmup={
-        "warmup_steps": Setting(400, HE2016 + ": lr 0.01 for the first 400 iterations for 110 layers and deeper"),
-        "warmup_lr": Setting(0.01, HE2016),
-    },
-    notes="The same schedule as resnet-cifar (the paper follows He et al. 2015), for the pre-activation nets; "
-          "ResNet-1001's 4.62% used batch 64 (Table 4), the recipe keeps the main results' 128.",
-))
+def _as_preact(recipe: Recipe) -> Recipe:
+    """He et al. 2016 trained the pre-activation nets on He et al. 2015's CIFAR schedule (Sec. 4, appendix)."""
+    def cite(d: dict[str, Setting]) -> dict[str, Setting]:
+        return {k: Setting(v.value, f"{HE2016}: as {v.source}") for k, v in d.items()}
+
+    return Recipe(name="preact-cifar", summary="He et al. 2016's CIFAR schedule for pre-activation ResNets: SGD 0.1, "
+                  "/10 at 32k and 48k, stop at 64k (that of He et al. 2015)", models=("preact_resnet*",),
+                  settings=cite(recipe.settings), deep_warmup=cite(recipe.deep_warmup),
+                  notes="The schedule of resnet-cifar, for the pre-activation nets; ResNet-1001's 4.62% used batch "
+                        "64 (Table 4), the recipe keeps the main results' 128.")
+
+
+_add(_as_preact(RECIPES["resnet-cifar"]))
 
 _add(Recipe(
     name="wrn-cifar",
