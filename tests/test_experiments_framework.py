@@ -296,14 +296,14 @@ def test_a_signal_to_the_parent_stops_a_parallel_sweep_with_checkpoints(tmp_path
     assert not any(_alive(w) for w in workers), "workers left running after the sweep stopped"
 
 
-def test_records_table_makes_cells_from_records() -> None:
-    from classicnets.experiments import framework as fw
+def test_text_table_from_records_makes_cells_from_records() -> None:
+    from classicnets.analysis import TextTable
 
-    t = fw.records_table("T", [("run", "{run}"), ("err %", "{err:.2f}"), ("err %", lambda r: f"{r['err']:+.1f}")],
-                         [{"run": "a", "err": 1.234}, {"run": "b", "err": 10.0}], right=[1, 2])
+    t = TextTable.from_records("T", [("run", "{run}"), ("err %", "{err:.2f}"), ("err %", lambda r: f"{r['err']:+.1f}")],
+                               [{"run": "a", "err": 1.234}, {"run": "b", "err": 10.0}], right=[1, 2])
     assert t.columns == ["run", "err %", "err %"] and t.cells == [["a", "1.23", "+1.2"], ["b", "10.00", "+10.0"]]
     assert t.records == [{"run": "a", "err": 1.234}, {"run": "b", "err": 10.0}] and t.right == {1, 2}
-    kept = fw.records_table("T", {"k": "{k}"}, [{"k": 1}], records=[])
+    kept = TextTable.from_records("T", {"k": "{k}"}, [{"k": 1}], records=[])
     assert kept.records == [] and json.loads(kept.to_json())["rows"] == [{"k": "1"}]
 
 

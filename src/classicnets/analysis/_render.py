@@ -5,12 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidInputError
 
 FORMATS = ("table", "csv", "json", "markdown")
+
+#: A column of :meth:`TextTable.from_records`: a ``str.format`` template over the row, or a function of the row.
+Cell = str | Callable[[dict[str, Any]], str]
 
 
 @dataclass
@@ -28,6 +32,25 @@ class TextTable:
     notes: list[str] = field(default_factory=list)
     right: set[int] = field(default_factory=set)  # indices of right-aligned columns
     extra: dict[str, Any] = field(default_factory=dict)  # more JSON (totals, sources)
+
+    @classmethod
+    def from_records(cls, title: str, columns: Mapping[str, Cell] | Sequence[tuple[str, Cell]],
+                     rows: Sequence[dict[str, Any]], *, right: Iterable[int] = (),
+                     records: list[dict[str, Any]] | None = None) -> TextTable:
+        """A table whose cells are made from its rows, one cell per column.
+
+        ``columns`` maps each header to its :data:`Cell` (``"{train_err:.2f}"``), as a dict or, where two
+        headers are the same, as ``(header, cell)`` pairs.  The rows are the table's records (the numbers
+        the JSON keeps) unless ``records`` gives others (``[]``: none, and the JSON keeps the cells);
+        ``right``: the right-aligned columns, by position.
+        """
+        pairs = list(columns.items()) if isinstance(columns, Mapping) else list(columns)
+
+        def cell(spec: Cell, row: dict[str, Any]) -> str:
+            return spec.format_map(row) if isinstance(spec, str) else spec(row)
+
+        return cls(title=title, columns=[h for h, _ in pairs], cells=[[cell(c, r) for _, c in pairs] for r in rows],
+                   records=list(rows) if records is None else records, right=set(right))
 
     def to_text(self) -> str:
         widths = [len(c) for c in self.columns]

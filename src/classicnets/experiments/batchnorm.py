@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from .._io import pyplot, save_figure
-from .findings import Verdict, has_learned, records_table
+from ..analysis import TextTable
+from .findings import Verdict, has_learned
 from .framework import Context, Experiment, Report, RunRecord, RunSpec
 from .measure import snapshot_curve, steps_to
 
@@ -318,7 +319,7 @@ def mlp_part(ctx: Context, runs: dict[str, RunRecord], curves: dict[str, list[di
         verdict_stability(ranges[True], ranges[False], unit_bn=ranges[True][UNIT], unit_plain=ranges[False][UNIT],
                           steps=total, trained=has_learned(min(m_bn[-1]["test_acc"], m_plain[-1]["test_acc"]), CHANCE)),
     ]
-    table = records_table(
+    table = TextTable.from_records(
         "mnist_mlp (Fig. 1a): final test accuracy and steps to each accuracy",
         {"run": lambda r: runs[_mlp_key(r["bn"])].label,
          "final test acc %": lambda r: f"{100 * curves[_mlp_key(r['bn'])][-1]['test_acc']:.2f}",
@@ -351,7 +352,7 @@ def cnn_part(ctx: Context, runs: dict[str, RunRecord], curves: dict[str, list[di
         plain = _cnn_key(False, runs[r["run"]].info["lr_factor"])
         return _speedups(reach[r["run"]], reach[plain], total) if r["bn"] else ""
 
-    table = records_table(
+    table = TextTable.from_records(
         "cnn3: steps to 97/98/99% test accuracy, with and without BN, at three learning rates",
         {"run": lambda r: runs[r["run"]].label, "lr": "{lr:g}",
          "final test acc %": lambda r: _acc_cell(r["final_test_acc"]),

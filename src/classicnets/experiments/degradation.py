@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from .._io import pyplot, save_figure
+from ..analysis import TextTable
 from ..errors import InvalidInputError
-from .findings import Verdict, has_learned, records_table
+from .findings import Verdict, has_learned
 from .framework import Context, Experiment, Option, Report, RunRecord, RunSpec, parse_int_list
 
 #: Training-split sizes of the datasets this experiment uses.
@@ -282,7 +283,7 @@ def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
                                                                        / PAPER_ITERS)),
     ]
     measurements: dict[str, Any] = {"errors": err, "depths": list(sc["depths"]), "margin_points": MARGIN_PP}
-    tables = [records_table(
+    tables = [TextTable.from_records(
         "Final errors (last epoch; training error is the running error over that epoch)",
         {"run": lambda r: runs[r["run"]].label, "train images": "{train_images:,}", "steps": "{steps:,.0f}",
          "train err %": "{train_err:.2f}", "test err %": "{test_err:.2f}", "wall s": "{wall_s:.0f}"},
@@ -292,7 +293,7 @@ def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
     flows, measurements["gradflow"] = _gradflow(ctx, runs, deep)
     for state in ("initialization", "trained"):
         figures.append(plot_gradflow([g for g in flows if g.source == state], ctx.figures / f"gradflow_{state}.png"))
-    tables.append(records_table(
+    tables.append(TextTable.from_records(
         f"Gradient norms of plain-{deep} and ResNet-{deep} (cross-entropy on test batches, BN in train mode)",
         {"model": "{model}", "state": "{state}", "loss": "{loss:.3f}", "first conv grad norm": "{first_conv:.3e}",
          "last conv grad norm": "{last_conv:.3e}", "first / last": "{first_last_ratio:.3g}"},
@@ -357,7 +358,7 @@ def size_question(ctx: Context, runs: dict[str, RunRecord], err: dict[str, dict[
     for f, name in (("plain", "plain"), ("resnet", "ResNet")):
         for w in ("train", "test"):
             columns[f"{name} {w} gap"] = f"{{{f}_{w}:+.2f}}"
-    table = records_table(
+    table = TextTable.from_records(
         f"Deep-minus-shallow gap ({deep} vs {shallow} layers, points) against training images", columns,
         [{"n": n, **{f"{f}_{w}": gaps[f][w][i] for f in ("plain", "resnet") for w in ("train", "test")}}
          for i, n in enumerate(sizes)], right=range(5), records=[])

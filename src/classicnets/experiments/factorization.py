@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from .._io import pyplot, save_figure
-from .findings import Verdict, by_difference, has_learned, records_table, train_length
+from ..analysis import TextTable
+from .findings import Verdict, by_difference, has_learned, train_length
 from .framework import Context, Experiment, Report, RunRecord, RunSpec
 
 #: run key -> (the ``conv`` option of factorized_cifar, a label)
@@ -221,7 +222,7 @@ def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
                           n_test=n_test, chance=chance),
     ]
     records = [{"run": key, "conv": run.info["conv"], **f[key]} for key, run in runs.items()]
-    tables = [records_table(
+    tables = [TextTable.from_records(
         f"Small {sc['dataset']} nets differing only in their spatial convolutions (same recipe and length)",
         {"spatial unit": lambda r: runs[r["run"]].label, "params": "{params:,}",
          "MACs": lambda r: f"{r['macs'] / 1e6:.1f}M", "train img/s": "{train_img_s:.0f}",

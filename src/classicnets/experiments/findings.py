@@ -1,11 +1,10 @@
 """What an experiment's analysis reports: :class:`Verdict` lines, the one rule for "has learned"
 (:func:`has_learned`) every verdict applies, the verdict on a difference against a margin
-(:func:`by_difference`), and the tables built from records (:func:`records_table`).
+(:func:`by_difference`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,31 +72,6 @@ def has_learned(accuracy: float, chance: float) -> bool:
 
 
 # -- tables and texts of an analysis ---------------------------------------------------------------
-#: A column of :func:`records_table`: a ``str.format`` template over the row, or a function of the row.
-Cell = str | Callable[[dict[str, Any]], str]
-
-
-def records_table(title: str, columns: Mapping[str, Cell] | Sequence[tuple[str, Cell]],
-                  rows: Sequence[dict[str, Any]], *, right: Iterable[int] = (),
-                  records: list[dict[str, Any]] | None = None) -> Any:
-    """A :class:`~classicnets.analysis.TextTable` whose cells are made from its rows, one cell per column.
-
-    ``columns`` maps each header to its :data:`Cell` (``"{train_err:.2f}"``), as a dict or, where two
-    headers are the same, as ``(header, cell)`` pairs.  The rows are the table's records (the numbers
-    results.json keeps) unless ``records`` gives others (``[]``: none, and the JSON keeps the cells);
-    ``right``: the right-aligned columns, by position.
-    """
-    from ..analysis import TextTable
-
-    pairs = list(columns.items()) if isinstance(columns, Mapping) else list(columns)
-
-    def cell(spec: Cell, row: dict[str, Any]) -> str:
-        return spec.format_map(row) if isinstance(spec, str) else spec(row)
-
-    return TextTable(title=title, columns=[h for h, _ in pairs], cells=[[cell(c, r) for _, c in pairs] for r in rows],
-                     records=list(rows) if records is None else records, right=set(right))
-
-
 def train_length(values: dict[str, Any]) -> str:
     """``"80 epochs"`` or ``"40 steps"``: how long TrainConfig ``values`` train."""
     return f"{values['epochs']} epochs" if "epochs" in values else f"{values['steps']} steps"

@@ -45,7 +45,7 @@ from typing import Any
 
 from ..errors import InvalidInputError
 from ..runfiles import RunFiles, read_json, write_json, write_text
-from .findings import STATUSES, Verdict, has_learned, records_table, train_length
+from .findings import STATUSES, Verdict, has_learned, train_length
 
 SCALES = ("smoke", "small", "paper")
 
@@ -754,7 +754,6 @@ __all__ = [
     "has_learned",
     "list_experiments",
     "plan_jobs",
-    "records_table",
     "register_experiment",
     "train_length",
     "run_experiment",

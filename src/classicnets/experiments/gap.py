@@ -34,8 +34,9 @@ import torch
 from torch import nn
 
 from .._io import pyplot, save_figure
+from ..analysis import TextTable
 from ..errors import InvalidInputError
-from .findings import Verdict, by_difference, has_learned, records_table, train_length
+from .findings import Verdict, by_difference, has_learned, train_length
 from .framework import Context, Experiment, Report, RunRecord, RunSpec
 
 EXPERIMENT = Experiment(
@@ -339,7 +340,7 @@ def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
             path, measurements["cam"] = cam_grid(ctx, runs[f"gap{suffix}"], gap_model, classes=sc["cam_classes"],
                                                  path=ctx.figures / "cam_grid.png")
             figures.append(path)
-    tables.insert(0, records_table(
+    tables.insert(0, TextTable.from_records(
         f"Test accuracy (%) at each input size, trained at {size}x{size} (refused: the network does not accept "
         "that size)",
         {"network": "{name}", **{f"{s}x{s}": (lambda r, s=s: _pct(r["acc"][s])) for s in sizes}},
@@ -387,7 +388,7 @@ def partition(ctx: Context, runs: dict[str, RunRecord], suffix: str, sizes: list
                                n_test=n_test, chance=chance, gap_train=g.final.get("train_acc"),
                                fc_train=f.final.get("train_acc")),
     ]
-    table = records_table(
+    table = TextTable.from_records(
         f"Heads{(' (partition ' + suffix[2:] + ')') if suffix else ''}: parameters and test accuracy at the training "
         f"size {size}x{size}",
         {"network": "{network}", "head": "{head}", "head params": "{head_params:,}", "total params": "{params:,}",

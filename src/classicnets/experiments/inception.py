@@ -41,8 +41,9 @@ from pathlib import Path
 from typing import Any
 
 from .._io import pyplot, save_figure
+from ..analysis import TextTable
 from .factorization import SMOKE_NOTE, accuracy_margin, inference_speed, train_speed
-from .findings import Verdict, by_difference, has_learned, records_table, train_length
+from .findings import Verdict, by_difference, has_learned, train_length
 from .framework import Context, Experiment, Report, RunRecord, RunSpec
 
 #: The settings shared by every run (on top of the engine's inception-v3 recipe).
@@ -270,7 +271,7 @@ def _tables(ctx: Context, runs: dict[str, RunRecord], cal: dict[str, Any], acc: 
             return ""
         return fmt(getattr(cal[k], what)) if fmt else _p(getattr(cal[k], what))
 
-    runs_table = records_table(
+    runs_table = TextTable.from_records(
         f"Five runs, each differing from base in one thing ({SCALES[ctx.scale]['dataset']}, test split of "
         f"{n_test:,} images)",
         {"run": lambda r: runs[r["run"]].label, "test acc %": lambda r: _p(acc[r["run"]]),
@@ -281,7 +282,7 @@ def _tables(ctx: Context, runs: dict[str, RunRecord], cal: dict[str, Any], acc: 
         [{"run": k, "test_acc": acc[k], **({"mean_confidence": cal[k].confidence, "ece": cal[k].ece,
                                              "nll": cal[k].nll} if k in cal else {})} for k in runs],
         right=range(1, 6))
-    modules_table = records_table(
+    modules_table = TextTable.from_records(
         "Inception modules: naive (Fig. 2a) against 1x1 reductions (Fig. 2b), same #1x1/#3x3/#5x5 widths "
         "(parameters without the training-only auxiliary head)",
         {"network": lambda r: runs[r["run"]].label, "params": "{params:,}", "MACs": lambda r: f"{r['macs'] / 1e6:.1f}M",

@@ -38,9 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from .._io import pyplot, save_figure
+from ..analysis import TextTable
 from ..errors import InvalidInputError
 from ..runfiles import RunFiles
-from .findings import Verdict, has_learned, records_table
+from .findings import Verdict, has_learned
 from .framework import Context, Experiment, Option, Report, RunRecord, RunSpec
 
 #: Per scale: dataset, depth, the TrainConfig values of both runs, and the lesion sampling.
@@ -583,7 +584,7 @@ def _tables(nets: Subjects, single: list[dict[str, Any]], multi: list[dict[str, 
             curves: dict[str, tuple[list, list, list]], reorder: list[dict[str, Any]], swap_ks: list[int],
             samples: int) -> list[Any]:
     base, has_plain = nets.base, "plain" in nets.nets
-    networks_table = records_table(
+    networks_table = TextTable.from_records(
         f"Networks (trained; lesions measured on {nets.eval_text})",
         {"network": lambda r: r["run"].label, "run": lambda r: str(r["run"].run_dir),
          "steps": lambda r: f"{int((r['run'].result or {}).get('steps', 0)):,}",
@@ -591,7 +592,7 @@ def _tables(nets: Subjects, single: list[dict[str, Any]], multi: list[dict[str, 
          "final test err %": lambda r: f"{100 * (1 - r['run'].final.get('val_acc', math.nan)):.2f}",
          "test err % (lesion images)": lambda r: f"{base[r['fam']]:.2f}"},
         [{"fam": fam, "run": r} for fam, r in nets.runs.items()], right=range(2, 6), records=[])
-    single_table = records_table(
+    single_table = TextTable.from_records(
         "Deleting one block at test time (the residual net keeps the shortcut; the plain net loses the block's two "
         "conv layers)",
         [("block", "{name}"), ("shape", "{in_channels}->{out_channels}, /{stride}"),
@@ -609,12 +610,12 @@ def _tables(nets: Subjects, single: list[dict[str, Any]], multi: list[dict[str, 
     def mean(key: str, k: int) -> float:
         return statistics.fmean(r[key] for r in reorder if r["k"] == k)
 
-    multi_table = records_table(
+    multi_table = TextTable.from_records(
         f"Deleting k random shape-preserving blocks ({samples} seeded samples per k, the same sets for both nets): "
         "test error %, mean +- sd",
         {"k": "{k}", "ResNet": lambda r: mean_sd("resnet", r["k"]), "plain": lambda r: mean_sd("plain", r["k"])},
         [{"k": k} for k in ks], records=multi, right=range(3))
-    reorder_table = records_table(
+    reorder_table = TextTable.from_records(
         f"Swapping k random pairs of same-shape blocks ({samples} samples per k): Kendall tau and test error %",
         {"k swaps": "{k}", "mean tau": lambda r: f"{mean('kendall_tau', r['k']):.3f}",
          "ResNet err %": lambda r: f"{mean('resnet_err', r['k']):.2f}",

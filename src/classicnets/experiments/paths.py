@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from .._io import pyplot, save_figure
-from .findings import Verdict, has_learned, records_table
+from ..analysis import TextTable
+from .findings import Verdict, has_learned
 from .framework import Context, Experiment, Report, RunRecord, RunSpec
 from .lesion import EXPERIMENT as LESION
 from .lesion import SCALES as LESION_SCALES
@@ -195,7 +196,7 @@ def _tables(model: str, n: int, rows: list[dict[str, Any]], results: dict[str, A
     per_length = [{"i": i, "k": k, "d": d} for i, (k, d) in enumerate(zip(trained.lengths, trained.distribution,
                                                                            strict=True))]
     return [
-        records_table(
+        TextTable.from_records(
             f"Where the gradient comes from: {model} ({n} residual blocks), {100 * FRACTION:.0f}% range of the total "
             "gradient",
             {"state": "{state}", "90% of the gradient": lambda r: f"{r['range_90'][0]}..{r['range_90'][1]}",
@@ -204,7 +205,7 @@ def _tables(model: str, n: int, rows: list[dict[str, Any]], results: dict[str, A
              "95% of the paths": lambda r: f"{r['path_range_95'][0]}..{r['path_range_95'][1]}",
              "grad/path at length 0": "{grad_shortest:.3e}", f"grad/path at length {n}": "{grad_longest:.3e}"},
             rows, right={2, 3, 5, 6}),
-        records_table(
+        TextTable.from_records(
             "Per path length: fraction of paths, gradient norm of one path, share of the total gradient",
             {"length": "{k}", "paths": "{d:.3e}",
              **{f"grad/path ({s})": (lambda r, s=s: f"{results[s].magnitude[r['i']]:.3e}") for s in results},

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from .._io import pyplot, save_figure
-from .findings import Verdict, has_learned, records_table
+from ..analysis import TextTable
+from .findings import Verdict, has_learned
 from .framework import Context, Experiment, Report, RunRecord, RunSpec
 
 #: The nets: key -> (model, series, layers, widen factor). The depth series and the width series share ``base``.
@@ -198,7 +199,7 @@ def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
     if len(depth) > 1 and len(width) > 1:
         verdicts.append(verdict_per_parameter(depth, width))
         figures.append(_figure(ctx.figures / "error_vs_params.png", depth, width, sc["dataset"]))
-    table = records_table(
+    table = TextTable.from_records(
         "Final test error, size and speed (last epoch; one seed per net)",
         {"net": "{label}", "series": lambda r: "/".join(r["series"]), "params": "{params:,}",
          "MACs": lambda r: f"{r['macs'] / 1e6:,.1f}M", "train err %": "{train_err:.2f}",
