@@ -6,6 +6,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -327,3 +331,31 @@ def test_an_experiment_module_declares_at_its_top_and_is_bound_at_registration()
     with pytest.raises(RuntimeError, match="no plan or analyze"):
         fw.register_experiment(fw.Experiment(name="unbound", title="-", reproduces="-", summary="-",
                                              scales={s: s for s in fw.SCALES}))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_sweep_worker_stops_when_its_parent_is_killed_outright(tmp_path) -> None:
+    """SIGKILL leaves no relay: the kernel's parent-death signal stops the orphan (it no longer trains on)."""
+    here = Path(__file__).resolve().parent
+    code = (f"import sys, time, multiprocessing as mp\nsys.path.insert(0, {str(here)!r})\n"
+            "from concurrent.futures import ProcessPoolExecutor\n"
+            "from classicnets.experiments.framework import _worker_init\nimport sweep_orphan_task\n"
+            "pool = ProcessPoolExecutor(1, mp_context=mp.get_context('spawn'), initializer=_worker_init)\n"
+            f"pool.submit(sweep_orphan_task.wait_for_stop, {str(tmp_path)!r})\ntime.sleep(120)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        end = time.time() + 60
+        while not (tmp_path / "pid").exists() and time.time() < end:
+            time.sleep(0.05)
+        worker = int((tmp_path / "pid").read_text())
+    finally:
+        parent.kill()
+        parent.wait()
+    end = time.time() + 20
+    while _alive(worker) and time.time() < end:
+        time.sleep(0.1)
+    alive = _alive(worker)
+    if alive:
+        os.kill(worker, signal.SIGKILL)
+    assert not alive, "the orphaned worker kept running after its parent was killed"
+    assert (tmp_path / "stopped").read_text() == str(int(signal.SIGTERM))

@@ -3,8 +3,10 @@ experiment sweep's worker processes use (:func:`defer_stop_signals`)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
+import time
 from typing import Any
 
 
@@ -20,12 +22,14 @@ class StopSignals:
 
     pending = 0
     deferring = False  # set by defer_stop_signals
+    active = 0  # training loops running in this process (the parent watch waits for them to stop)
 
     def __init__(self) -> None:
         self.signum = 0
         self._old: dict[int, Any] = {}
 
     def __enter__(self) -> StopSignals:
+        StopSignals.active += 1
         if threading.current_thread() is threading.main_thread():
             listen = (signal.SIGTERM,) if StopSignals.deferring else (signal.SIGINT, signal.SIGTERM)
             for s in listen:
@@ -43,6 +47,7 @@ class StopSignals:
             StopSignals.pending = signum
 
     def __exit__(self, *exc: Any) -> None:
+        StopSignals.active -= 1
         for s, h in self._old.items():
             signal.signal(s, h)
 
@@ -62,3 +67,27 @@ def defer_stop_signals() -> None:
     StopSignals.deferring = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _remember_stop)
+    stop_with_parent()
+
+
+def stop_with_parent(poll_s: float = 0.5) -> threading.Thread:
+    """Watch the parent from a daemon thread; when it is gone, stop as if it had relayed a stop, then exit.
+
+    A sweep's worker whose parent was killed outright (SIGKILL, a crash: nothing relays a stop) would
+    otherwise train on as an orphan and then block forever on a task queue nobody feeds. The watch sends
+    this process the SIGTERM the parent would have sent (the run in progress stops at its next step, with
+    a checkpoint), waits until no training loop runs, and ends the process (status 128 + SIGTERM).
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os.kill(os.getpid(), signal.SIGTERM)
+        while StopSignals.active:
+            time.sleep(poll_s)
+        os._exit(128 + int(signal.SIGTERM))
+
+    thread = threading.Thread(target=watch, name="classicnets-parent-watch", daemon=True)
+    thread.start()
+    return thread
