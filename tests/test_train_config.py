@@ -147,7 +147,7 @@ def test_inception_recipe_and_the_rmsprop_epsilon() -> None:
 
 def test_every_recipe_value_has_a_source_and_ours_is_marked() -> None:
     assert set(recipes.RECIPES) == {"resnet-cifar", "nin-cifar", "googlenet", "inception-v3", "bn-mnist",
-                                    "fast-cifar"}
+                                    "fast-cifar", "preact-cifar", "wrn-cifar"}
     for r in recipes.RECIPES.values():
         for k, s in r.settings.items():
             assert s.source, (r.name, k)

@@ -31,6 +31,7 @@ from typing import Any
 from ..data.augment import TRAIN_PRESETS
 from ..errors import InvalidInputError, MissingFileError, UnknownOptionError
 from ..options import IMAGE_SIDE, SEEDS, Range, parse_key_values
+from .recipes import RECIPES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -91,8 +92,8 @@ class TrainConfig:
                               "the recipe/dataset", choices=AUGMENTS)
 
     # -- recipe and length --------------------------------------------------
-    recipe: str | None = opt(None, "named recipe (resnet-cifar, nin-cifar, googlenet, inception-v3, bn-mnist, "
-                             "fast-cifar); default: a sensible one for the model and dataset", metavar="NAME")
+    recipe: str | None = opt(None, f"named recipe ({', '.join(RECIPES)}); default: a sensible one for the model "
+                             "and dataset", metavar="NAME")
     epochs: float | None = opt(None, "training length in epochs (rescales the recipe's schedule)", metavar="N",
                                limits=_floats(0, 100_000, lo_open=True))
     steps: int | None = opt(None, "training length in optimizer steps (rescales the recipe's schedule)",
