@@ -30,7 +30,7 @@ from ..analysis import TextTable
 from .findings import Verdict, has_learned
 from .framework import Context, Experiment, Report, RunRecord, RunSpec
 
-#: The nets: key -> (model, series, layers, widen factor). The depth series and the width series share ``base``.
+#: The nets: key -> registered model, the series it belongs to, label. Both series start at ``base``.
 NETS: dict[str, dict[str, Any]] = {
     "base": {"model": "wrn10_1", "series": ("depth", "width"), "label": "WRN-10-1"},
     "deep20": {"model": "preact_resnet20", "series": ("depth",), "label": "pre-act ResNet-20"},
@@ -61,7 +61,9 @@ SPEED_MARGIN = 0.10
 
 
 def _length(train: dict[str, Any]) -> str:
-    return f"{train['epochs']} epochs" if "epochs" in train else f"{train.get('steps', 'the recipe’s')} steps"
+    if "epochs" in train:
+        return f"{train['epochs']} epochs"
+    return f"{train['steps']} steps" if "steps" in train else "the recipe's length"
 
 
 EXPERIMENT = Experiment(
