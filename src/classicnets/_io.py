@@ -1,6 +1,6 @@
 """Durable file writes shared by every layer (weights, checkpoints, caches, downloads), the figures'
-backend (:func:`pyplot`), and the check of an
-output path before any work starts (:func:`check_output_dir`, :func:`check_output_file`).
+backend (:func:`pyplot`), and the check of an output path before any work starts
+(:func:`check_output_dir`, :func:`check_output_file`).
 
 ``atomic_write`` writes through a temporary file in the destination folder,
 fsyncs it, then renames it onto the destination, so a crash at any moment
