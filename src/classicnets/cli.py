@@ -24,16 +24,20 @@ WORKERS = Range(1, 64)
 # -- models ------------------------------------------------------------------
 def cmd_models(args: argparse.Namespace) -> int:
     from .models import build_meta, list_models
+    from .models.pretrained import pretrained_models
     from .reference import published_params
 
-    names = list_models(args.pattern)
+    names = list_models(args.pattern, pretrained=args.pretrained)
     if not names:
-        raise UserError(f"no model matches {args.pattern!r}; `classicnets models` lists all.")
+        raise UserError(f"no model{' with weights' if args.pretrained else ''} matches {args.pattern!r}; "
+                        "`classicnets models` lists all.")
+    weights = pretrained_models()
     rows = []
     for name in names:
         model = build_meta(name)  # count without allocating or initialising weights
         n = sum(p.numel() for p in model.parameters())
         ref = published_params(name)
+        w = weights.get(name)
         rows.append(
             {
                 "model": name,
@@ -43,18 +47,21 @@ def cmd_models(args: argparse.Namespace) -> int:
                 "default_input_size": list(model.default_input_size),
                 "min_input_size": list(model.min_input_size),
                 "num_classes": model.num_classes,
+                "pretrained": None if w is None else {"dataset": w["dataset"], "test_acc": w["test_acc"]},
             }
         )
     if args.format == "json":
         print(json.dumps(rows, indent=2))
         return 0
     if args.format == "csv":
-        print("model,params,published,match,default_input_size,min_input_size,num_classes")
+        print("model,params,published,match,default_input_size,min_input_size,num_classes,pretrained_dataset,"
+              "pretrained_test_acc")
         for r in rows:
+            w = r["pretrained"] or {"dataset": "", "test_acc": ""}
             print(
                 f"{r['model']},{r['params']},{r['published'] or ''},{'' if r['match'] is None else r['match']},"
                 f"{'x'.join(map(str, r['default_input_size']))},{'x'.join(map(str, r['min_input_size']))},"
-                f"{r['num_classes']}"
+                f"{r['num_classes']},{w['dataset']},{w['test_acc']}"
             )
         return 0
     from rich.console import Console
@@ -62,7 +69,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     table = Table(title="classicnets models (parameters counted from the built model)")
     for col, just in [("model", "left"), ("params", "right"), ("published", "right"), ("", "center"),
-                      ("input (C,H,W)", "left"), ("min input", "left"), ("classes", "right")]:
+                      ("input (C,H,W)", "left"), ("min input", "left"), ("classes", "right"),
+                      ("weights (test acc)", "left")]:
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     for r in rows:
         mark = "" if r["match"] is None else ("[green]=[/]" if r["match"] else "[red]![/]")
@@ -70,6 +78,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             r["model"], f"{r['params']:,}", "" if r["published"] is None else f"{r['published']:,}", mark,
             "x".join(map(str, r["default_input_size"])), "x".join(map(str, r["min_input_size"])),
             str(r["num_classes"]),
+            "" if r["pretrained"] is None else f"{r['pretrained']['dataset']} {r['pretrained']['test_acc']:.2f}%",
         )
     console = Console()
     if not console.is_terminal:  # logs and pipes: don't squeeze the table into 80 columns
@@ -77,7 +86,9 @@ def cmd_models(args: argparse.Namespace) -> int:
     console.print(table)
     known = [r for r in rows if r["match"] is not None]
     print(f"{len(rows)} models; {sum(r['match'] for r in known)} of {len(known)} with a published "
-          "parameter count match it exactly ('=' above; sources in classicnets/reference.py).")
+          "parameter count match it exactly ('=' above; sources in classicnets/reference.py); "
+          f"{sum(r['pretrained'] is not None for r in rows)} with bundled weights "
+          "(create_model(name, pretrained=True); accuracy on the official test split).")
     return 0
 
 
@@ -276,8 +287,8 @@ def _main_process() -> bool:
 def cmd_eval(args: argparse.Namespace) -> int:
     from .train.eval_run import evaluate_run
 
-    r = evaluate_run(args.run, dataset=args.dataset, data_dir=args.data_dir, split=args.split,
-                     fold_bn=args.fold_bn, precision=args.precision, batch_size=args.batch_size,
+    r = evaluate_run(args.run, pretrained=args.pretrained, dataset=args.dataset, data_dir=args.data_dir,
+                     split=args.split, fold_bn=args.fold_bn, precision=args.precision, batch_size=args.batch_size,
                      model=args.model, device=args.device, confusion_csv=args.confusion)
     if args.format == "json":
         print(json.dumps(r["summary"], indent=2))
@@ -402,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="list the models with their parameter counts")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style name filter, e.g. 'resnet*'")
+    p.add_argument("--pretrained", action="store_true", help="only the models with bundled weights")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=cmd_models)
 
@@ -536,8 +548,13 @@ def build_parser() -> argparse.ArgumentParser:
                        "(then --model is needed)")
         q.add_argument("--model", help="model name for a bare weights file")
 
-    p = sub.add_parser("eval", help="evaluate a run or weights file: top-1/top-5, per class, confusion matrix")
-    run_arg(p)
+    p = sub.add_parser("eval", help="evaluate a run, a weights file or bundled weights: top-1/top-5, per class, "
+                       "confusion matrix")
+    p.add_argument("run", metavar="RUN_OR_WEIGHTS", nargs="?", help="a run directory, or a .safetensors/.pt "
+                   "weights file (then --model is needed); none with --pretrained")
+    p.add_argument("--model", help="model name for a bare weights file, or of the bundled weights (--pretrained)")
+    p.add_argument("--pretrained", action="store_true", help="evaluate the weights bundled for --model "
+                   "(`classicnets models --pretrained` lists them); --data-dir is then needed")
     p.add_argument("--dataset", help="dataset (default: the run's)")
     p.add_argument("--data-dir", metavar="PATH", help="dataset files (default: the run's)")
     p.add_argument("--split", help="split to evaluate (default: the one the run was measured on: test, or val "
@@ -548,7 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"(256; {EVAL_BATCH.text})")
     p.add_argument("--device", default="auto", help=DEVICE_HELP + " (default auto)")
     p.add_argument("--confusion", metavar="CSV", help="confusion matrix file (default: in the run, "
-                   "eval/confusion-<split>.csv)")
+                   "eval/confusion-<split>.csv; none for --pretrained)")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_eval)
 

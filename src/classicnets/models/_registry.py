@@ -88,9 +88,16 @@ def _bool_params(fn: Callable[..., Any]) -> frozenset[str]:
     return frozenset(p.name for p in inspect.signature(fn).parameters.values() if p.annotation in (bool, "bool"))
 
 
-def list_models(pattern: str = "*") -> list[str]:
-    """Sorted names of the registered models matching a shell-style pattern."""
-    return sorted(n for n in _BUILDERS if fnmatch.fnmatchcase(n, pattern))
+def list_models(pattern: str = "*", *, pretrained: bool = False) -> list[str]:
+    """Sorted names of the registered models matching a shell-style pattern (with ``pretrained``: only those
+    with bundled weights)."""
+    names = sorted(n for n in _BUILDERS if fnmatch.fnmatchcase(n, pattern))
+    if pretrained:
+        from .pretrained import pretrained_models
+
+        have = pretrained_models()
+        names = [n for n in names if n in have]
+    return names
 
 
 def model_options(name: str) -> list[str] | None:
@@ -110,11 +117,15 @@ def _check_name(name: str) -> None:
     )
 
 
-def create_model(name: str, *, num_classes: int | None = None, **kwargs: Any) -> nn.Module:
+def create_model(name: str, *, pretrained: bool = False, num_classes: int | None = None, **kwargs: Any) -> nn.Module:
     """Build a registered model by name.
 
     Args:
         name: a name from :func:`list_models`, e.g. ``"resnet50"``.
+        pretrained: load the weights this project trained and bundles (``classicnets models`` shows which
+            models have them); the model's ``pretrained_cfg`` then says what they were trained on, how inputs
+            are normalized and their measured test accuracy (see :mod:`.pretrained`).  With another
+            ``num_classes`` the classifier is replaced by a fresh one after loading (for fine-tuning).
         num_classes: size of the classifier; ``None`` keeps the builder's default
             (1000 for the ImageNet models, 10 for the CIFAR and MNIST ones).
         **kwargs: options of that model (see its builder's docstring).
@@ -136,8 +147,15 @@ def create_model(name: str, *, num_classes: int | None = None, **kwargs: Any) ->
     if flags:
         raise InvalidInputError(f"{name}: option {flags[0]} is true or false, got {kwargs[flags[0]]!r} "
                                 f"(e.g. {flags[0]}=false).")
-    if num_classes is not None:
-        if not isinstance(num_classes, int) or num_classes < 1:
-            raise InvalidInputError(f"num_classes must be a positive integer, got {num_classes!r}")
-        kwargs["num_classes"] = num_classes
-    return _BUILDERS[name](**kwargs)
+    if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 1):
+        raise InvalidInputError(f"num_classes must be a positive integer, got {num_classes!r}")
+    if not pretrained:
+        return _BUILDERS[name](**kwargs, **({} if num_classes is None else {"num_classes": num_classes}))
+    from .pretrained import load_pretrained, pretrained_cfg
+
+    cfg = pretrained_cfg(name)
+    kwargs.setdefault("in_chans", cfg["input_size"][0])
+    model = load_pretrained(_BUILDERS[name](**kwargs, num_classes=cfg["num_classes"]), name)
+    if num_classes is not None and num_classes != cfg["num_classes"]:
+        model.reset_classifier(num_classes)
+    return model

@@ -12,9 +12,13 @@
   (both ``(C, H, W)``) are plain attributes.  An input with the wrong number of
   dimensions or channels, or smaller than ``min_input_size``, raises a clear
   ``ValueError`` before any layer runs.
+* ``pretrained_cfg`` is ``None``, or, for a model built with ``pretrained=True``,
+  the dict that says what its weights were trained on (:mod:`.pretrained`).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import nn
@@ -29,6 +33,8 @@ class ClassifierNet(nn.Module):
     in_chans: int
     default_input_size: tuple[int, int, int]
     min_input_size: tuple[int, int, int]
+    # what the loaded weights were trained on (``create_model(name, pretrained=True)``; see .pretrained), else None
+    pretrained_cfg: dict[str, Any] | None = None
 
     def __init__(
         self,

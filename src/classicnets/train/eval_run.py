@@ -22,13 +22,22 @@ from ..models.fold import fold_batchnorm
 from ..options import Range, default_split
 from ..runfiles import write_text
 from .evaluate import evaluate
-from .runs import load_trained
+from .runs import load_pretrained_trained, load_trained
 
 EVAL_BATCH = Range(1, 65536)
 
 
-def _load_model(run: str | Path, dataset: str | None, model: str | None) -> tuple[Any, str]:
+def _load_model(run: str | Path | None, dataset: str | None, model: str | None,
+                pretrained: bool = False) -> tuple[Any, str]:
     """The trained model and the dataset to evaluate it on (the run's unless ``dataset`` is given)."""
+    if pretrained:
+        if run is not None or not model:
+            raise InvalidInputError("--pretrained evaluates the bundled weights of --model NAME; give no run or "
+                                    "weights file with it.")
+        trained = load_pretrained_trained(model)
+        return trained, dataset or trained.dataset
+    if run is None:
+        raise InvalidInputError("give a run directory or weights file, or --model NAME --pretrained.")
     probe = load_trained(run, model=model) if dataset is None else None
     name = dataset if dataset is not None else probe.dataset
     if name is None:
@@ -98,15 +107,20 @@ def _streamed_eval_data(name: str, plan: Any, trained: Any, split: str | None, b
     return split, list(chosen.classes), loader
 
 
-def _confusion_path(trained: Any, split: str, fold_bn: bool) -> Path:
+def _confusion_path(trained: Any, split: str, fold_bn: bool) -> Path | None:
+    """Where the confusion matrix goes by default: into the run, beside a weights file, nowhere for the bundled
+    weights."""
+    if trained.model.pretrained_cfg is not None and trained.run_dir is None:
+        return None
     if trained.run_dir is not None:
         return trained.run_dir / "eval" / f"confusion-{split}{'-folded' if fold_bn else ''}.csv"
     return trained.weights.with_name(f"{trained.weights.stem}-confusion-{split}.csv")
 
 
 def evaluate_run(
-    run: str | Path,
+    run: str | Path | None,
     *,
+    pretrained: bool = False,
     dataset: str | None = None,
     data_dir: str | None = None,
     split: str | None = None,
@@ -119,6 +133,8 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """``classicnets eval``: metrics of a run's (or weights file's) model on a dataset split.
 
+    With ``pretrained``, ``run`` is ``None`` and ``model`` names the model whose bundled weights are measured.
+
     ``dataset``/``data_dir`` default to the run's, ``split`` to the one the run was measured on
     (:func:`classicnets.options.default_split`).  Returns ``{"summary": {...}, "text": "...", "result": EvalResult,
     "confusion_csv": path}``.
@@ -127,20 +143,23 @@ def evaluate_run(
     EVAL_BATCH.check(batch_size, "--batch-size")
     if confusion_csv is not None:
         check_output_file(confusion_csv, "--confusion")
-    trained, name = _load_model(run, dataset, model)
+    trained, name = _load_model(run, dataset, model, pretrained)
     root = data_dir if data_dir is not None else (trained.data_dir if name == trained.dataset else None)
     split, classes, batches = eval_data(name, root, trained, split, batch_size, dev)
-    path = Path(confusion_csv) if confusion_csv is not None else \
-        check_output_file(_confusion_path(trained, split, fold_bn), "--confusion")
+    path = Path(confusion_csv) if confusion_csv is not None else _confusion_path(trained, split, fold_bn)
+    if confusion_csv is None and path is not None:
+        check_output_file(path, "--confusion")
     net = (fold_batchnorm(trained.model) if fold_bn else trained.model).to(dev)
     r = evaluate(net, batches, num_classes=len(classes), device=dev, amp_dtype=autocast_dtype(precision, dev),
                  classes=classes)
-    path = write_text(path, r.confusion_csv())
+    if path is not None:
+        path = write_text(path, r.confusion_csv())
     summary = {"model": trained.model_name, "weights": str(trained.weights), "dataset": name, "split": split,
-               "fold_bn": fold_bn, "precision": precision, **r.summary(), "confusion_csv": str(path)}
+               "fold_bn": fold_bn, "precision": precision, **r.summary(),
+               "confusion_csv": None if path is None else str(path)}
     lines = [f"{trained.model_name} ({trained.weights}) on {name}, split {split!r}, {r.n} images"
              f"{', BatchNorm folded' if fold_bn else ''}, {precision}:",
              f"  top-1 {100 * r.top1:.2f}%  top-5 {100 * r.top5:.2f}%  loss {r.loss:.4f}",
              "  per class: " + ", ".join(f"{c} {100 * a:.1f}%" for c, a in zip(classes, r.per_class, strict=True)),
-             f"  confusion matrix: {path}"]
+             *([f"  confusion matrix: {path}"] if path is not None else [])]
     return {"summary": summary, "text": "\n".join(lines), "result": r, "confusion_csv": path}

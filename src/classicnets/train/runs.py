@@ -1,4 +1,5 @@
-"""Loading a trained model from a run directory or a bare weights file (for eval, predict, export)."""
+"""Loading a trained model from a run directory, a bare weights file or the bundled pretrained weights (for eval,
+predict, export)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from torch import nn
 
 from ..errors import InvalidInputError, MissingFileError
 from ..models import create_model
+from ..models.pretrained import pretrained_cfg
 from ..models.weights import check_state_dict, read_state_dict
 from .rundir import RunDir
 
@@ -89,3 +91,11 @@ def load_trained(path: str | Path, *, model: str | None = None, which: str = "fi
     return Trained(net.eval(), cfg.model, weights, run, cfg.dataset, cfg.data_dir, list(facts["classes"]),
                    tuple(facts["mean"]), tuple(facts["std"]), (c, h, w), facts.get("cache_size"), cfg.val_split,
                    cfg.seed)
+
+
+def load_pretrained_trained(name: str) -> Trained:
+    """``name`` with its bundled weights, as a :class:`Trained` that eval and predict read."""
+    cfg = pretrained_cfg(name)
+    net = create_model(name, pretrained=True).eval()
+    return Trained(net, name, Path(f"pretrained:{name}"), None, cfg["dataset"], None, list(cfg["classes"]),
+                   tuple(cfg["mean"]), tuple(cfg["std"]), tuple(cfg["input_size"]))
