@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -59,6 +60,26 @@ def test_eval_pretrained_measures_the_recorded_accuracy(bundled: dict, capsys: p
     s = json.loads(capsys.readouterr().out)
     assert s["split"] == "test" and round(100 * s["top1"], 2) == bundled["test_acc"]
     assert s["confusion_csv"] is None
+
+
+def test_predict_pretrained_uses_the_cfg_classes(bundled: dict, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture) -> None:
+    from PIL import Image
+
+    img = tmp_path / "seven.png"
+    Image.fromarray((torch.rand(8, 8) * 255).byte().numpy(), mode="L").save(img)
+    assert main(["predict", "--model", "resnet20", "--pretrained", str(img), str(img), "--top-k", "10",
+                 "--format", "json"]) == 0
+    preds = json.loads(capsys.readouterr().out)
+    assert len(preds) == 2 and preds[0] == preds[1]
+    assert [t["class"] for t in preds[0]["top"]] != [] and abs(sum(t["prob"] for t in preds[0]["top"]) - 1) < 1e-5
+    x = torch.from_numpy(np.asarray(Image.open(img), dtype=np.float32) / 255)[None, None]
+    mean, std = bundled["mean"][0], bundled["std"][0]
+    want = create_model("resnet20", pretrained=True).eval()((x - mean) / std).softmax(1)[0]
+    assert preds[0]["top"][0]["class"] == bundled["classes"][int(want.argmax())]
+    assert abs(preds[0]["top"][0]["prob"] - float(want.max())) < 1e-5
+    assert main(["predict", "--pretrained", str(img)]) != 0
+    assert "--pretrained needs --model NAME" in capsys.readouterr().err
 
 
 def test_models_lists_the_weights_and_their_accuracy(bundled: dict, capsys: pytest.CaptureFixture) -> None:

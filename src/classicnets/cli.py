@@ -300,7 +300,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from .train.predict import format_predictions, predict_files
 
-    preds = predict_files(args.run, args.images, top_k=args.top_k, model=args.model, device=args.device)
+    if args.pretrained:  # no run: every positional is an image
+        preds = predict_files(None, [args.run, *args.images], top_k=args.top_k, model=args.model,
+                              device=args.device, pretrained=True)
+    elif not args.images:
+        raise UserError("give the images to classify after the run: classicnets predict RUN IMAGE...")
+    elif args.model:
+        raise UserError("--model names the bundled weights of --pretrained; a run knows its model.")
+    else:
+        preds = predict_files(args.run, args.images, top_k=args.top_k, device=args.device)
     print(json.dumps(preds, indent=2) if args.format == "json" else format_predictions(preds))
     return 0
 
@@ -570,8 +578,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("predict", help="top-k classes of image files with the run's class names")
-    run_arg(p, bare_weights=False)
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (anything Pillow opens)")
+    p.add_argument("run", metavar="RUN_OR_WEIGHTS", help="a run directory, or a weights file inside one (with "
+                   "--pretrained: the first image)")
+    p.add_argument("images", nargs="*", metavar="IMAGE", help="image files (anything Pillow opens)")
+    p.add_argument("--model", help="with --pretrained: the model whose bundled weights classify")
+    p.add_argument("--pretrained", action="store_true", help="use the weights bundled for --model NAME instead "
+                   "of a run: classicnets predict --model resnet20 --pretrained IMAGE...")
     p.add_argument("--top-k", type=number(TOP_K, "--top-k"), default=5, help=f"classes shown (5; {TOP_K.text})")
     p.add_argument("--device", default="cpu", help=DEVICE_HELP + " (default cpu)")
     p.add_argument("--format", choices=["text", "json"], default="text")

@@ -24,7 +24,7 @@ from ..data.images import read_image
 from ..device import resolve_device
 from ..errors import InvalidInputError
 from ..options import Range
-from .runs import Trained, find_run_dir, load_trained
+from .runs import Trained, find_run_dir, load_pretrained_trained, load_trained
 
 TOP_K = Range(1, 1000)
 
@@ -51,15 +51,21 @@ def image_batch(trained: Trained, paths: list[str | Path]) -> tuple[list[np.ndar
 
 
 @torch.no_grad()
-def predict_files(run: str | Path, images: list[str | Path], *, top_k: int = 5, model: str | None = None,
-                  device: str = "cpu") -> list[dict[str, Any]]:
-    """``[{"image": path, "top": [{"class": name, "index": i, "prob": p}, ...]}, ...]``."""
+def predict_files(run: str | Path | None, images: list[str | Path], *, top_k: int = 5, model: str | None = None,
+                  device: str = "cpu", pretrained: bool = False) -> list[dict[str, Any]]:
+    """``[{"image": path, "top": [{"class": name, "index": i, "prob": p}, ...]}, ...]``, for a run's model or
+    (``pretrained``, ``run`` None) the bundled weights of ``model``."""
     dev = resolve_device(device)
     TOP_K.check(top_k, "--top-k")
-    if Path(run).exists() and find_run_dir(Path(run)) is None:
+    if pretrained:
+        if not model:
+            raise InvalidInputError("--pretrained needs --model NAME (`classicnets models --pretrained` lists them).")
+        trained = load_pretrained_trained(model)
+    elif Path(run).exists() and find_run_dir(Path(run)) is None:
         raise InvalidInputError(f"{run}: predict needs a run directory (or a weights file inside one) for the "
                                 "class names and the normalization.")
-    trained = load_trained(run, model=model)
+    else:
+        trained = load_trained(run, model=model)
     _, x = image_batch(trained, images)
     net = trained.model.to(dev).eval()
     probs = torch.softmax(net(x.to(dev)).float(), dim=1).cpu()
