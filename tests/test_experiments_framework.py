@@ -163,6 +163,8 @@ def test_find_data(tmp_path) -> None:
     assert find("flowers17", tmp_path) == str(tmp_path / "17flowers.tgz")
     assert find("cifar10", tmp_path / "cifar10-jpg.tar.gz") == str(tmp_path / "cifar10-jpg.tar.gz")
     assert find("digits", None) is None
+    (tmp_path / "cifar-10-python.tar.xz").write_bytes(b"")  # the lossless originals win over the JPEG copy
+    assert find("cifar10", tmp_path) == str(tmp_path / "cifar-10-python.tar.xz")
 
 
 @pytest.mark.slow

@@ -75,7 +75,8 @@ def test_predict_pretrained_uses_the_cfg_classes(bundled: dict, tmp_path: Path,
     assert [t["class"] for t in preds[0]["top"]] != [] and abs(sum(t["prob"] for t in preds[0]["top"]) - 1) < 1e-5
     x = torch.from_numpy(np.asarray(Image.open(img), dtype=np.float32) / 255)[None, None]
     mean, std = bundled["mean"][0], bundled["std"][0]
-    want = create_model("resnet20", pretrained=True).eval()((x - mean) / std).softmax(1)[0]
+    with torch.no_grad():
+        want = create_model("resnet20", pretrained=True).eval()((x - mean) / std).softmax(1)[0]
     assert preds[0]["top"][0]["class"] == bundled["classes"][int(want.argmax())]
     assert abs(preds[0]["top"][0]["prob"] - float(want.max())) < 1e-5
     assert main(["predict", "--pretrained", str(img)]) != 0
