@@ -447,3 +447,46 @@ def test_width_per_parameter_verdict() -> None:
     assert verdict_per_parameter(deep, [base, _net("wide", 21.0, params=680_000)]).status == "supported"
     assert verdict_per_parameter(deep, [base, _net("wide", 24.2, params=680_000)]).status == "inconclusive"
     assert verdict_per_parameter(deep, [base, _net("wide", 26.0, params=680_000)]).status == "not supported"
+
+
+# -- seeds ---------------------------------------------------------------------------------------------------
+def test_spread_mean_sd_se_and_text() -> None:
+    from classicnets.experiments.findings import spread
+
+    s = spread([91.0, 91.5, 92.0])
+    assert s.n == 3 and s.mean == pytest.approx(91.5) and s.sd == pytest.approx(0.5)
+    assert s.se == pytest.approx(0.5 / 3**0.5)
+    assert s.text(unit="%") == "91.50% (sd 0.50, n=3)" and spread([90.0]).text() == "90.00"
+
+
+@pytest.mark.parametrize("a, b, status", [
+    ([92.0, 92.2, 91.9], [90.0, 90.1, 89.8], "supported"),      # far apart, small spread
+    ([90.0, 90.1, 89.8], [92.0, 92.2, 91.9], "not supported"),
+    ([91.0, 93.0, 89.0], [90.0, 90.2, 89.8], "inconclusive"),   # the mean is 1 point higher, the spread wide
+    ([91.0], [90.0], "supported"),                              # one seed each: the margin alone decides
+])
+def test_by_seeds_needs_the_difference_beyond_two_standard_errors(a, b, status) -> None:
+    from classicnets.experiments.findings import by_seeds, spread
+
+    v = by_seeds("A beats B.", "numbers", spread(a), spread(b), 0.5, tie="within the noise")
+    assert v.status == status
+    if status == "inconclusive":
+        assert "two standard errors" in v.reason and "3 and 3 seeds" in v.reason
+
+
+def test_seeded_plan_keeps_the_first_key_and_groups_back(tmp_path) -> None:
+    from classicnets.experiments.framework import RunRecord, RunSpec, by_base, seeded
+    from classicnets.train import TrainConfig
+
+    specs = [RunSpec("plain20", TrainConfig(model="plain20", seed=5)),
+             RunSpec("resnet20", TrainConfig(model="resnet20"))]
+    out = seeded(specs, 3)
+    assert [s.key for s in out] == ["plain20", "plain20-s1", "plain20-s2", "resnet20", "resnet20-s1", "resnet20-s2"]
+    assert [s.config.seed for s in out] == [5, 6, 7, 0, 1, 2]
+    assert seeded(specs, 1) == [s.__class__(s.key, s.config, s.label, {"base": s.key, "seed": s.config.seed})
+                                for s in specs]
+    recs = {s.key: RunRecord(s.key, s.label, s.info, tmp_path, "finished", {}, {}, []) for s in out}
+    groups = by_base(recs)
+    assert list(groups) == ["plain20", "resnet20"] and [r.info["seed"] for r in groups["plain20"]] == [5, 6, 7]
+    with pytest.raises(ValueError, match="seeds must be >= 1"):
+        seeded(specs, 0)

@@ -1,10 +1,13 @@
 """What an experiment's analysis reports: :class:`Verdict` lines, the one rule for "has learned"
 (:func:`has_learned`) every verdict applies, the verdict on a difference against a margin
-(:func:`by_difference`).
+(:func:`by_difference`), and the same across seeds (:class:`Spread`, :func:`by_seeds`).
 """
 
 from __future__ import annotations
 
+import math
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +55,54 @@ def by_difference(claim: str, evidence: str, diff: float, margin: float, *, tie:
     if -diff > margin:
         return Verdict(claim, "not supported", evidence)
     return Verdict(claim, "inconclusive", evidence, tie)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """One measurement over the seeds of a run: its values, mean, sample standard deviation and standard error."""
+
+    values: tuple[float, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.values) if self.values else math.nan
+
+    @property
+    def sd(self) -> float:
+        return statistics.stdev(self.values) if self.n > 1 else math.nan
+
+    @property
+    def se(self) -> float:
+        return self.sd / math.sqrt(self.n) if self.n > 1 else math.nan
+
+    def text(self, digits: int = 2, unit: str = "") -> str:
+        """``"91.20% (sd 0.31, n=3)"``, or the single value when there is one seed."""
+        if self.n == 1:
+            return f"{self.mean:.{digits}f}{unit}"
+        return f"{self.mean:.{digits}f}{unit} (sd {self.sd:.{digits}f}, n={self.n})"
+
+
+def spread(values: Sequence[float]) -> Spread:
+    return Spread(tuple(float(v) for v in values))
+
+
+def by_seeds(claim: str, evidence: str, claimed: Spread, other: Spread, margin: float, *, tie: str) -> Verdict:
+    """:func:`by_difference` on the means of two measurements over seeds.
+
+    The difference must exceed ``margin`` and, with more than one seed on each side, also twice its standard
+    error (``sqrt(se_a^2 + se_b^2)``): a difference within the seeds' own spread is inconclusive, with ``tie``
+    and the standard error as the reason.
+    """
+    diff = claimed.mean - other.mean
+    se = math.hypot(claimed.se, other.se) if claimed.n > 1 and other.n > 1 else math.nan
+    bound = margin if math.isnan(se) else max(margin, 2 * se)
+    why = tie if math.isnan(se) else f"{tie} (the difference {diff:+.2f} is within max({margin:g}, two standard " \
+                                     f"errors {2 * se:.2f}) over {claimed.n} and {other.n} seeds)"
+    return by_difference(claim, evidence, diff, bound, tie=why)
 
 
 def has_learned(accuracy: float, chance: float) -> bool:

@@ -514,6 +514,34 @@ def _load_record(spec: RunSpec, run_dir: Path, outcome: dict[str, Any]) -> RunRe
                      message=outcome.get("message", ""))
 
 
+# -- seeds ----------------------------------------------------------------------------------------------
+def seeded(specs: Sequence[RunSpec], seeds: int) -> list[RunSpec]:
+    """Every run of ``specs`` trained with ``seeds`` seeds: the spec's own seed ``s0`` and ``s0 + 1``, ....
+
+    The first seed keeps the run's key (a one-seed plan, and the run directories it made, stay as they
+    were); seed ``s0 + i`` is the key ``KEY-s{i}``.  ``info["base"]`` names the spec they came from and
+    ``info["seed"]`` the seed; :func:`by_base` groups them back.
+    """
+    if seeds < 1:
+        raise InvalidInputError(f"seeds must be >= 1, got {seeds}.")
+    out = []
+    for spec in specs:
+        s0 = spec.config.seed
+        for i in range(seeds):
+            out.append(replace(spec, key=spec.key if i == 0 else f"{spec.key}-s{i}",
+                               config=spec.config.replace(seed=s0 + i),
+                               info={**spec.info, "base": spec.key, "seed": s0 + i}))
+    return out
+
+
+def by_base(runs: dict[str, RunRecord]) -> dict[str, list[RunRecord]]:
+    """The runs of a :func:`seeded` plan grouped by the spec they came from, in plan order (seeds in order)."""
+    out: dict[str, list[RunRecord]] = {}
+    for key, rec in runs.items():
+        out.setdefault(rec.info.get("base", key), []).append(rec)
+    return out
+
+
 # -- running an experiment -------------------------------------------------------------------------------
 def default_out(name: str, scale: str) -> Path:
     return Path("experiments") / f"{name}-{scale}"
