@@ -164,3 +164,26 @@ def test_default_recipe_depends_on_batchnorm_and_aux() -> None:
     aux = recipes.default_recipe("googlenet", "flowers17", has_batchnorm=False, has_aux=True).values()
     assert (with_bn["lr"], without["lr"], aux["aux_weight"], with_bn["aux_weight"]) == (0.1, 0.01, 0.3, 0.0)
     assert with_bn["augment"] == "crop-flip" and aux["augment"] == "resized-crop-flip"
+
+
+def test_bias_decay_false_exempts_every_one_dimensional_parameter() -> None:
+    from classicnets.models import create_model
+    from classicnets.train.loop import build_optimizer
+
+    net = create_model("resnet20")
+    cfg = TrainConfig(optimizer="nesterov", lr=0.1, momentum=0.9, weight_decay=5e-4, bias_decay=False)
+    decayed, exempt = build_optimizer(cfg, net).param_groups
+    assert decayed["weight_decay"] == 5e-4 and exempt["weight_decay"] == 0.0
+    names = {id(p): n for n, p in net.named_parameters()}
+    assert all(p.ndim == 4 or names[id(p)] == "fc.weight" for p in decayed["params"])
+    assert {names[id(p)].rsplit(".", 1)[1] for p in exempt["params"]} == {"weight", "bias"}  # BN and fc.bias
+    assert len(decayed["params"]) + len(exempt["params"]) == len(list(net.parameters()))
+    (group,) = build_optimizer(cfg.replace(bias_decay=True), net).param_groups
+    assert group["weight_decay"] == 5e-4 and len(group["params"]) == len(list(net.parameters()))
+
+
+def test_a_config_from_before_bias_decay_existed_matches_the_papers_default() -> None:
+    new = TrainConfig(model="resnet20", bias_decay=True).to_dict()
+    old = {k: v for k, v in new.items() if k != "bias_decay"}
+    assert diff_keys(old, new) == []
+    assert diff_keys(old, {**new, "bias_decay": False}) == ["bias_decay"]

@@ -107,6 +107,9 @@ class TrainConfig:
     momentum: float | None = opt(None, "momentum (SGD, Nesterov, RMSProp); beta1 for AdamW", metavar="M",
                                  limits=_floats(0, 1, hi_open=True))
     weight_decay: float | None = opt(None, "L2 weight decay (decoupled for AdamW)", metavar="WD", limits=_floats(0, 1))
+    bias_decay: bool | None = opt(None, "weight decay also on biases and BatchNorm scales and shifts (every "
+                                  "parameter of one dimension); the papers decay every parameter (default "
+                                  "true); false follows Jia et al. 2018 and He et al. 2019 ('no bias decay')")
     rmsprop_decay: float | None = opt(None, "RMSProp's squared-gradient average decay (torch's alpha)",
                                       metavar="RHO", limits=_floats(0, 1, hi_open=True))
     rmsprop_eps: float | None = opt(None, "RMSProp epsilon in torch's convention, added to sqrt(v); "
@@ -190,9 +193,15 @@ def config_hash(values: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+#: Result-changing options added after runs were written, with the value that a stored config without them
+#: trained with (so that those runs still resume and are still recognized).
+ADDED_LATER: dict[str, Any] = {"bias_decay": True}
+
+
 def diff_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Result-changing keys whose values differ, e.g. ``["lr", "seed"]``."""
-    return [k for k in result_keys() if _norm(old.get(k)) != _norm(new.get(k))]
+    """Result-changing keys whose values differ, e.g. ``["lr", "seed"]``; ``old`` may predate an option
+    (:data:`ADDED_LATER`)."""
+    return [k for k in result_keys() if _norm(old.get(k, ADDED_LATER.get(k))) != _norm(new.get(k))]
 
 
 def _norm(v: Any) -> Any:

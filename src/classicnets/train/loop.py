@@ -563,8 +563,12 @@ def has_aux_heads(model: nn.Module) -> bool:
 
 
 def build_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
-    """SGD/Nesterov/RMSProp/AdamW; weight decay on every parameter, as the papers do."""
-    params = [p for p in model.parameters() if p.requires_grad]
+    """SGD/Nesterov/RMSProp/AdamW; weight decay on every parameter, as the papers do, or (``bias_decay``
+    false) only on the weights of convolutions and linear layers (parameters of two or more dimensions)."""
+    params: Any = [p for p in model.parameters() if p.requires_grad]
+    if not cfg.bias_decay:
+        params = [{"params": [p for p in params if p.ndim > 1]},
+                  {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}]
     if cfg.optimizer in ("sgd", "nesterov"):
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                                nesterov=cfg.optimizer == "nesterov" and cfg.momentum > 0)

@@ -393,6 +393,7 @@ def build_schedule(cfg: Any, steps_per_epoch: int) -> Schedule:
 FALLBACKS: dict[str, Any] = {
     "momentum": 0.9, "weight_decay": 0.0, "rmsprop_decay": 0.99, "rmsprop_eps": 1e-8, "gamma": 0.1,
     "grad_clip": 0.0, "label_smoothing": 0.0, "aux_weight": 0.0, "warmup_steps": 0, "augment": "none",
+    "bias_decay": True,
 }
 
 
