@@ -632,7 +632,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "resumed), then write results.json, figures/*.png and summary.md with VERDICT lines.")
     q.add_argument("name", metavar="NAME", help="an experiment name (`classicnets experiment list`)")
     q.add_argument("--scale", choices=SCALES, default="small",
-                   help="smoke: seconds on digits; small (default): about an hour on a 2-core CPU; paper: the "
+                   help="smoke: seconds on digits; small (default): about an hour on a 2-core CPU; medium: the "
+                   "nets trained to convergence with the fast recipe, a few hours on a 2-core CPU; paper: the "
                    "papers' protocol")
     q.add_argument("--data-dir", metavar="PATH", help="the dataset's file or folder, or a folder holding several "
                    "(e.g. ../shared/data); not needed at smoke scale")

@@ -47,7 +47,9 @@ from ..errors import InvalidInputError
 from ..runfiles import RunFiles, read_json, write_json, write_text
 from .findings import STATUSES, Verdict, has_learned, train_length
 
-SCALES = ("smoke", "small", "paper")
+SCALES = ("smoke", "small", "medium", "paper")
+#: Scales every experiment must describe (``medium`` is being added experiment by experiment).
+REQUIRED_SCALES = ("smoke", "small", "paper")
 
 
 # -- what an experiment is made of ------------------------------------------------------------------
@@ -204,7 +206,7 @@ def register_experiment(exp: Experiment) -> Experiment:
         raise RuntimeError(f"experiment {exp.name!r} registered twice")
     if exp.plan is None or exp.analyze is None:
         raise RuntimeError(f"experiment {exp.name!r} has no plan or analyze function (see Experiment.bind)")
-    missing = set(SCALES) - set(exp.scales)
+    missing = set(REQUIRED_SCALES) - set(exp.scales)
     if missing:
         raise RuntimeError(f"experiment {exp.name!r} does not describe the scale(s) {sorted(missing)}")
     _EXPERIMENTS[exp.name] = exp
@@ -606,6 +608,9 @@ def _check_request(exp: Experiment, scale: str, options: dict[str, Any], data_di
     """Refuse an unknown scale, a foreign option or missing data; return every option with its value."""
     if scale not in SCALES:
         raise InvalidInputError(f"--scale must be one of {', '.join(SCALES)}, got {scale!r}.")
+    if scale not in exp.scales:
+        raise InvalidInputError(f"the {exp.name} experiment has no {scale} scale; its scales: "
+                                f"{', '.join(s for s in SCALES if s in exp.scales)}.")
     known = {o.name: o for o in exp.options}
     unknown = sorted(set(options) - set(known))
     if unknown:

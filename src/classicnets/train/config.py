@@ -201,7 +201,10 @@ ADDED_LATER: dict[str, Any] = {"bias_decay": True}
 def diff_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Result-changing keys whose values differ, e.g. ``["lr", "seed"]``; ``old`` may predate an option
     (:data:`ADDED_LATER`)."""
-    return [k for k in result_keys() if _norm(old.get(k, ADDED_LATER.get(k))) != _norm(new.get(k))]
+    def stored(k: str) -> Any:
+        return old.get(k) if k in old or k not in new else ADDED_LATER.get(k)
+
+    return [k for k in result_keys() if _norm(stored(k)) != _norm(new.get(k))]
 
 
 def _norm(v: Any) -> Any:
