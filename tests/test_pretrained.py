@@ -55,6 +55,20 @@ def test_bundled_run_loads_with_its_cfg_and_measured_accuracy(run: Path, bundled
     assert create_model("resnet20").pretrained_cfg is None
 
 
+def test_a_run_directory_made_from_the_weights_reads_like_the_run(run: Path, bundled: dict, tmp_path: Path) -> None:
+    from classicnets.train.pretrained import pretrained_run
+    from classicnets.train.runs import load_trained
+
+    made = pretrained_run("resnet20", tmp_path / "made")
+    got, want = load_trained(made), load_trained(run)
+    assert got.classes == want.classes and got.mean == want.mean and got.input_size == want.input_size
+    assert all(torch.equal(v, want.model.state_dict()[k]) for k, v in got.model.state_dict().items())
+    result = json.loads((made / "result.json").read_text())["final"]
+    assert round(100 * result["val_acc"], 2) == bundled["test_acc"]
+    assert result["train_acc"] == pytest.approx(json.loads((run / "result.json").read_text())["final"]["train_acc"],
+                                                abs=5e-5)
+
+
 def test_eval_pretrained_measures_the_recorded_accuracy(bundled: dict, capsys: pytest.CaptureFixture) -> None:
     assert main(["eval", "--model", "resnet20", "--pretrained", "--format", "json"]) == 0
     s = json.loads(capsys.readouterr().out)

@@ -10,7 +10,8 @@ convention), set on the model that :func:`load_pretrained` fills:
 - ``recipe``, ``epochs``, ``seed`` and ``command``: how it was trained;
 - ``test_acc``: single-crop top-1 accuracy in percent on the dataset's official
   test split, measured in fp32 when the weights were shipped (a test recomputes
-  it when the data is there);
+  it when the data is there); ``train_acc``: the last epoch's running training
+  accuracy (augmented batches), as the run logged it;
 - ``commit``: the git commit of this project that trained them.
 
 Only small CIFAR nets are bundled (a few MB each).  ``tools/ship_weights.py``
@@ -35,7 +36,7 @@ from .weights import check_state_dict
 WEIGHTS_DIR = Path(__file__).with_name("pretrained_weights")
 INDEX = "index.json"
 CFG_KEYS = ("file", "sha256", "dataset", "num_classes", "classes", "input_size", "mean", "std", "recipe", "epochs",
-            "seed", "command", "test_acc", "commit")
+            "seed", "command", "test_acc", "train_acc", "commit")
 
 
 def _index(folder: Path | None) -> dict[str, dict[str, Any]]:
@@ -69,6 +70,11 @@ def pretrained_cfg(name: str, folder: Path | None = None) -> dict[str, Any]:
 
 def read_pretrained_state(name: str, folder: Path | None = None) -> dict[str, Any]:
     """The state dict of ``name``'s bundled weights, after checking the file's sha256."""
+    return load_safetensors(read_pretrained_bytes(name, folder))
+
+
+def read_pretrained_bytes(name: str, folder: Path | None = None) -> bytes:
+    """The safetensors file of ``name``'s bundled weights, after checking its sha256."""
     cfg = pretrained_cfg(name, folder)
     path = (folder or WEIGHTS_DIR) / cfg["file"]
     if not path.is_file():
@@ -79,7 +85,7 @@ def read_pretrained_state(name: str, folder: Path | None = None) -> dict[str, An
     if digest != cfg["sha256"]:
         raise InvalidInputError(f"{path}: sha256 {digest} is not the recorded {cfg['sha256']}; the file is corrupt "
                                 "or was replaced; reinstall classicnets.")
-    return load_safetensors(data)
+    return data
 
 
 def load_pretrained(model: nn.Module, name: str, folder: Path | None = None) -> nn.Module:
