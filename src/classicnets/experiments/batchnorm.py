@@ -1,7 +1,8 @@
 """``batchnorm``: batch normalization makes training converge in fewer steps, allows higher learning
 rates, and keeps each layer's input distribution stable.
 
-Two parts, each a pair of networks that differ only in BatchNorm:
+Two parts at every scale, each a pair of networks that differ only in BatchNorm, and a third at the
+medium scale:
 
 1. **Ioffe & Szegedy 2015, Figure 1** (Sec. 4.1): ``mnist_mlp`` (three hidden layers of
    100 sigmoid units) with and without BN on MNIST, batch 60, the ``bn-mnist``
@@ -12,20 +13,43 @@ Two parts, each a pair of networks that differ only in BatchNorm:
 2. **The lecture's exercise**: ``cnn3`` with and without BN on MNIST: the steps to
    reach 97%, 98% and 99% test accuracy, at a base learning rate and at 5x and
    30x that rate (the paper's claim that BN allows much higher rates; a plain
-   net that diverges is recorded as diverged, not a crash).
+   net that diverges is recorded as diverged, not a crash).  A three-layer net
+   trains at all three rates without BN, so this part cannot show a rate at which
+   only the BN net trains.
+3. **Higher learning rates where they can fail** (medium scale): ``plain20`` (the 20-layer CIFAR
+   net of He et al. 2015 without shortcuts, He-normal initialization) with and without BN on
+   CIFAR-10, one run per peak learning rate of the geometric grid :data:`SWEEP_LRS` (0.008 to 1.0,
+   successive rates 2.2-2.25x apart, so that two steps are exactly the factor 5), 15 epochs each of
+   the ``fast-cifar`` recipe at batch 128, one seed.  The design follows Ioffe & Szegedy 2015, Sec.
+   4.2.1 ("Accelerating BN networks": a higher learning rate is the first of their changes; BN-x5
+   and BN-x30 of Sec. 4.2.2 train at 5 and 30 times Inception's rate), Santurkar et al. 2018 ("How
+   does batch normalization help optimization?", Fig. 1: VGG on CIFAR-10 with and without BN at
+   learning rates 0.1 and 0.5) and Bjorck et al. 2018 ("Understanding batch normalization": a
+   110-layer ResNet on CIFAR-10 at several initial rates; without BN, large updates make the loss
+   diverge and the activations grow with depth, which limits the usable rates).  The no-BN net
+   gets every help a net without BN usually has: the He initialization made for deep ReLU nets,
+   and the recipe's one-cycle warm-up (the rate starts at 1/25 of the peak), so a rate it cannot
+   take is the rate's fault, not the set-up's; no gradient clipping.  A net *trains* at a rate when
+   its run did not diverge (a NaN loss is recorded by the framework as ``diverged``) and its final
+   test accuracy is above twice chance (:func:`~.findings.has_learned`) and within
+   :data:`TRAIN_MARGIN` of the same net's best over the grid.  :func:`verdict_lr_range` compares
+   the highest rate at which each net trains.  The outcome that refutes the claim: the BN net's
+   highest training rate lies inside the grid (it fails at a higher one) and is less than 5x the
+   highest at which the no-BN net trains.
 
-The measurements come from weight snapshots the training engine saves every N
+The measurements of parts 1 and 2 come from weight snapshots the training engine saves every N
 steps (``TrainConfig.snapshot_every_steps``): each snapshot is evaluated on the
 full test split, and for the MLP its last hidden layer's sigmoid inputs
 (:meth:`~classicnets.models.small.MNISTMLP.hidden_preactivations`) are measured
 on the test images in training-size batches with BN in training mode, as the
-sigmoid sees them during training (:func:`sigmoid_inputs`).
+sigmoid sees them during training (:func:`sigmoid_inputs`).  Part 3 reads each run's
+final test accuracy (the engine evaluates the test split after every epoch).
 
 Verdicts (pure functions, tested on synthetic measurements):
 :func:`verdict_convergence` (steps to each threshold with and without BN, and
 their ratio), :func:`verdict_high_lr`, :func:`verdict_stability` (the measured
 range of the percentiles over training, with and without BN, compared over all
-units of the layer).
+units of the layer), :func:`verdict_lr_range` (part 3).
 """
 
 from __future__ import annotations
@@ -48,16 +72,55 @@ LR_FACTORS = (1, 5, 30)
 CNN_BASE_LR = 0.01  # SGD with momentum 0.9: a rate at which cnn3 trains well without BN
 PERCENTILES = (15, 50, 85)
 UNIT = 0  # the sigmoid of the last hidden layer whose input is plotted (Figure 1b, c)
-CHANCE = 0.1  # chance accuracy on digits and MNIST (ten classes)
+CHANCE = 0.1  # chance accuracy on digits, MNIST and CIFAR-10 (ten classes)
 
+#: Part 3: the peak learning rates (batch 128), a geometric grid whose every second rate is 5x the one
+#: two steps below (0.008, 0.04, 0.2, 1.0 and 0.018, 0.09, 0.45), the factor of the claim.
+SWEEP_LRS = (0.008, 0.018, 0.04, 0.09, 0.2, 0.45, 1.0)
+#: The claimed factor: BN-x5 of Ioffe & Szegedy 2015, Sec. 4.2.2 (5x Inception's learning rate).
+HIGH_LR_FACTOR = 5.0
+#: "Trains": a final test accuracy at most this far (0..1) below the same net's best over the grid.
+#: Far above one run's noise (a few tenths of a point on CIFAR-10's 10,000 test images), far below the
+#: gap between a net that learns and one that diverges or stays at chance.
+TRAIN_MARGIN = 0.05
+
+_MNIST_SMALL: dict[str, Any] = {"mlp": {"steps": 50_000, "every": 500, "model_args": {}},
+                                "cnn": {"steps": 6_000, "every": 250}}
 SCALES: dict[str, dict[str, Any]] = {
     "smoke": {"dataset": "digits", "mlp": {"steps": 40, "every": 10, "model_args": {"input_size": 8}},
               "cnn": {"steps": 30, "every": 10}},
-    "small": {"dataset": "mnist", "mlp": {"steps": 50_000, "every": 500, "model_args": {}},
-              "cnn": {"steps": 6_000, "every": 250}},
+    "small": {"dataset": "mnist", **_MNIST_SMALL},
+    # the MNIST parts at the small scale's settings, and part 3
+    "medium": {"dataset": "mnist", **_MNIST_SMALL,
+               "sweep": {"dataset": "cifar10", "model": "plain20", "lrs": SWEEP_LRS,
+                         "train": {"recipe": "fast-cifar", "epochs": 15, "batch_size": 128}}},
     "paper": {"dataset": "mnist", "mlp": {"steps": 50_000, "every": 250, "model_args": {}},
               "cnn": {"steps": 20_000, "every": 250}},
 }
+
+_SWEEP = SCALES["medium"]["sweep"]
+#: Minutes per epoch of 50,000 CIFAR-10 images for plain-20 at one thread: ResNet-20's measured ~530 img/s
+#: (94 s), plus the test split after each epoch and the smaller batch (128 against the recipe's 256).
+PLAIN20_EPOCH_MIN = 1.7
+MNIST_SMALL_MIN = 20  # the small scale's MNIST runs and their analysis with --jobs 2 (docs/results: 21 min)
+
+
+def _medium_text() -> str:
+    """The medium scale's description, its time estimate computed from the plan."""
+    runs, epochs = 2 * len(_SWEEP["lrs"]), _SWEEP["train"]["epochs"]
+    core_h = runs * epochs * PLAIN20_EPOCH_MIN / 60
+    total_h = round((core_h / 2 + MNIST_SMALL_MIN / 60) * 2) / 2
+    return (f"the small scale's MNIST runs (about {MNIST_SMALL_MIN} minutes with --jobs 2), and the higher-learning-"
+            f"rate test on CIFAR-10: {_SWEEP['model']} with and without BN at {len(_SWEEP['lrs'])} peak learning "
+            f"rates from {min(_SWEEP['lrs']):g} to {max(_SWEEP['lrs']):g}, {epochs} epochs each of the fast-cifar "
+            f"recipe at batch {_SWEEP['train']['batch_size']}, one seed ({runs} runs x {epochs} epochs x about "
+            f"{PLAIN20_EPOCH_MIN:g} min per epoch at one thread = about {core_h:.0f} core-hours, {core_h / 2:.0f} "
+            f"hours with --jobs 2; a run whose loss becomes NaN stops at the end of that epoch): about {total_h:g} "
+            f"hours on a 2-core CPU with --jobs 2. Supported when the BN net trains at a rate at least "
+            f"{HIGH_LR_FACTOR:g}x the highest at which the no-BN net trains; refuted when BN's own highest training "
+            "rate lies inside the grid (it fails at a higher one) and is less than that (the design of Ioffe & "
+            "Szegedy 2015 Sec. 4.2.1, Santurkar et al. 2018 and Bjorck et al. 2018: the same net with and without "
+            "BN over a range of learning rates)")
 
 
 EXPERIMENT = Experiment(
@@ -70,12 +133,17 @@ EXPERIMENT = Experiment(
         "smoke": "digits (8x8), a few dozen steps per run: seconds; checks the pipeline, not the claims",
         "small": "MNIST; mnist_mlp 50,000 steps as in the paper (minutes), cnn3 6,000 steps at three learning "
                  "rates: about half an hour on a 2-core CPU with --jobs 2",
+        "medium": _medium_text(),
         "paper": "MNIST; mnist_mlp 50,000 steps measured every 250, cnn3 20,000 steps: about two hours on a "
                  "2-core CPU, minutes on a GPU",
     },
-    needs_data={"small": "mnist", "paper": "mnist"},
+    needs_data={"small": "mnist", "medium": "mnist and cifar10", "paper": "mnist"},
     scale_notes={"smoke": "Smoke scale: digits (8x8) and a few dozen steps; the numbers check the pipeline, not the "
-                          "claims."},
+                          "claims.",
+                 "medium": f"Medium scale: the MNIST parts as at the small scale; each {_SWEEP['model']} of the "
+                           f"learning-rate test trains {_SWEEP['train']['epochs']} epochs instead of the fast-cifar "
+                           "recipe's 30, one seed per rate, so its accuracies are those of short runs and each "
+                           "net's highest training rate is known to one step of the grid (about 2.2x)."},
 )
 
 
@@ -209,6 +277,75 @@ def verdict_stability(bn_ranges: list[float], plain_ranges: list[float], *, unit
                    f"{100 * LARGE_EFFECT:.0f}% of pairs (Cohen's 'large' effect).")
 
 
+def trains(acc: float | None, best: float | None, *, margin: float = TRAIN_MARGIN, chance: float = CHANCE) -> bool:
+    """Part 3's rule for "the net trains at this rate": the run did not diverge (``acc`` is not None), its
+    final test accuracy is above twice chance (:func:`~.findings.has_learned`) and at most ``margin``
+    below ``best``, the same net's best over the grid."""
+    return acc is not None and best is not None and has_learned(acc, chance) and acc >= best - margin
+
+
+def highest_training_rate(accs: dict[float, float | None], *, margin: float = TRAIN_MARGIN,
+                          chance: float = CHANCE) -> float | None:
+    """The highest learning rate of ``accs`` (rate -> final test accuracy, None: diverged) at which the net
+    :func:`trains`; None when it trains at none."""
+    finite = [a for a in accs.values() if a is not None]
+    best = max(finite) if finite else None
+    ok = [lr for lr, a in accs.items() if trains(a, best, margin=margin, chance=chance)]
+    return max(ok) if ok else None
+
+
+def verdict_lr_range(name: str, bn: dict[float, float | None], plain: dict[float, float | None], *,
+                     factor: float = HIGH_LR_FACTOR, margin: float = TRAIN_MARGIN, chance: float = CHANCE,
+                     context: str = "") -> Verdict:
+    """Does BN let ``name`` train at a learning rate at least ``factor`` x the highest at which it trains without?
+
+    ``bn`` and ``plain`` map each learning rate of the grid to the final test accuracy (0..1) of the run
+    at that rate, ``None`` for a run that diverged.  A net trains at a rate by :func:`trains`.
+    Supported: BN's highest training rate is at least ``factor`` x the no-BN net's.  Not supported: it
+    is less, and BN's own limit lies inside the grid (it fails at a higher rate of the grid), so a
+    higher grid could not change the outcome.  Inconclusive: a limit the grid does not bracket: the
+    BN net trains at no rate, the no-BN net trains at no rate (its limit lies below the grid) or at
+    the grid's highest (above it), or BN trains at the grid's highest with a ratio under ``factor``.
+    """
+    claim = (f"BN allows a learning rate at least {factor:g}x higher (Ioffe & Szegedy 2015, Sec. 4.2.1): {name} with "
+             f"BN trains at a rate at least {factor:g}x the highest at which it trains without BN"
+             f"{(' (' + context + ')') if context else ''}.")
+
+    def show(a: float | None) -> str:
+        return "diverged" if a is None else f"{100 * a:.2f}%"
+
+    rates = sorted(set(bn) | set(plain))
+    top_bn = highest_training_rate(bn, margin=margin, chance=chance)
+    top_plain = highest_training_rate(plain, margin=margin, chance=chance)
+
+    def top(t: float | None) -> str:
+        return "none" if t is None else f"{t:g}"
+
+    evidence = ("final test accuracy by peak learning rate, with / without BN: "
+                + "; ".join(f"{lr:g}: {show(bn.get(lr))} / {show(plain.get(lr))}" for lr in rates)
+                + f". Highest rate that trains (not diverged, above {100 * 2 * chance:.0f}% and within "
+                f"{100 * margin:g} points of the net's best over the grid): with BN {top(top_bn)}, without "
+                f"{top(top_plain)}")
+    if top_bn is not None and top_plain is not None:
+        evidence += f" (ratio {top_bn / top_plain:.2f}x)"
+    evidence += "."
+    if top_bn is None:
+        return Verdict(claim, "inconclusive", evidence, "the BN net trains at no rate of the grid.")
+    if top_plain is None:
+        return Verdict(claim, "inconclusive", evidence, f"the net without BN trains at no rate of the grid, not even "
+                       f"{min(plain):g}: its limit lies below the grid.")
+    if top_plain >= max(plain):
+        return Verdict(claim, "inconclusive", evidence, f"the net without BN trains even at the grid's highest rate "
+                       f"{top_plain:g}: its limit lies above the grid.")
+    if top_bn >= top_plain * factor * (1 - 1e-9):  # the grid's rates are exact decimals, their ratios not quite
+        return Verdict(claim, "supported", evidence)
+    if top_bn >= max(bn):
+        return Verdict(claim, "inconclusive", evidence, f"BN trains at the grid's highest rate {top_bn:g}, "
+                       f"{top_bn / top_plain:.2f}x the no-BN limit; its own limit lies above the grid.")
+    return Verdict(claim, "not supported", evidence, f"BN's limit ({top_bn:g}; it fails at the grid's higher "
+                   f"rates) is less than {factor:g}x the rate at which the net trains without BN.")
+
+
 # -- the plan -------------------------------------------------------------------------------------------
 def _mlp_key(bn: bool) -> str:
     return "mlp-bn" if bn else "mlp"
@@ -242,6 +379,28 @@ def plan(ctx: Context) -> list[RunSpec]:
                                  label=f"cnn3 {'with' if bn else 'without'} BN, lr {CNN_BASE_LR * factor:g}",
                                  info={"part": "cnn3", "bn": bn, "lr_factor": factor,
                                        "lr": CNN_BASE_LR * factor}))
+    if "sweep" in sc:
+        specs += sweep_specs(ctx, sc["sweep"])
+    return specs
+
+
+def _sweep_key(model: str, bn: bool, lr: float) -> str:
+    return f"{model}{'-bn' if bn else ''}-lr{lr:g}"
+
+
+def sweep_specs(ctx: Context, sw: dict[str, Any]) -> list[RunSpec]:
+    """Part 3: ``sw["model"]`` with and without BN at each learning rate of ``sw["lrs"]`` (the peak of the
+    recipe's schedule), He-normal initialization in both, the other settings from ``sw["train"]``."""
+    from ..train import TrainConfig
+
+    specs = []
+    for bn in (False, True):
+        for lr in sw["lrs"]:
+            cfg = TrainConfig(model=sw["model"], dataset=sw["dataset"], data_dir=ctx.data_path(sw["dataset"]),
+                              lr=lr, model_args={"batch_norm": bn, "init": "kaiming"}, seed=0, **sw["train"])
+            specs.append(RunSpec(_sweep_key(sw["model"], bn, lr), cfg,
+                                 label=f"{sw['model']} {'with' if bn else 'without'} BN, lr {lr:g}",
+                                 info={"part": "sweep", "bn": bn, "lr": lr}))
     return specs
 
 
@@ -278,6 +437,8 @@ def _curve_pairs(rows: list[dict[str, Any]]) -> list[tuple[int, float]]:
 def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
     curves: dict[str, list[dict[str, Any]]] = {}
     for key, run in runs.items():
+        if run.info["part"] == "sweep":  # part 3 reads the runs' own test accuracies
+            continue
         ctx.log(f"  measuring {key} at its {len(run.snapshots())} snapshots")
         bs = int(run.config.get("batch_size") or 60)
         measure = partial(sigmoid_inputs, batch_size=bs) if run.info["part"] == "mlp" else None
@@ -300,8 +461,11 @@ def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
         f"normalized by its own statistics, as during training). Unit {UNIT} is plotted (chosen before training); the "
         "verdict compares the ranges of all units of the last hidden layer, BN unit against plain unit.",
     ]
-    return Report(measurements={"curves": curves, "mlp": mlp, "cnn3": cnn}, verdicts=mlp_verdicts + cnn_verdicts,
-                  tables=[mlp_table, cnn_table], figures=figures, notes=notes)
+    report = Report(measurements={"curves": curves, "mlp": mlp, "cnn3": cnn}, verdicts=mlp_verdicts + cnn_verdicts,
+                    tables=[mlp_table, cnn_table], figures=figures, notes=notes)
+    if "sweep" in sc:
+        sweep_part(ctx, runs, sc["sweep"], report)
+    return report
 
 
 def mlp_part(ctx: Context, runs: dict[str, RunRecord], curves: dict[str, list[dict[str, Any]]]
@@ -363,6 +527,52 @@ def cnn_part(ctx: Context, runs: dict[str, RunRecord], curves: dict[str, list[di
                     "steps_to": {k: {str(t): v for t, v in r.items()} for k, r in reach.items()},
                     "diverged": {k: runs[k].diverged for k in reach}}
     return verdicts, table, measurements
+
+
+def _final_test_acc(run: RunRecord) -> float | None:
+    """A run's final test accuracy (0..1), None for a diverged run.  Without a held-out validation split
+    (``val_split`` 0, as here) the engine's per-epoch validation split is the test split."""
+    if run.diverged:
+        return None
+    test = (run.result or {}).get("test")
+    return float(test["test_acc"]) if test else float(run.final["val_acc"])
+
+
+def sweep_part(ctx: Context, runs: dict[str, RunRecord], sw: dict[str, Any], report: Report) -> None:
+    """Part 3: the highest learning rate at which the net trains, with and without BN; added to ``report``."""
+    model, lrs = sw["model"], sw["lrs"]
+    acc = {bn: {lr: _final_test_acc(runs[_sweep_key(model, bn, lr)]) for lr in lrs} for bn in (False, True)}
+    tops = {bn: highest_training_rate(acc[bn]) for bn in (False, True)}
+    length = ", ".join(f"{k} {v}" for k, v in sw["train"].items())
+    report.verdicts.append(verdict_lr_range(model, acc[True], acc[False], context=f"{sw['dataset']}, {length}"))
+    finite = {bn: [a for a in acc[bn].values() if a is not None] for bn in (False, True)}
+    best = {bn: max(finite[bn]) if finite[bn] else None for bn in (False, True)}
+
+    rows = [{"lr": lr, **{f"{side}_{k}": v for bn, side in ((True, "bn"), (False, "plain"))
+                          for k, v in (("test_acc", acc[bn][lr]), ("trains", trains(acc[bn][lr], best[bn])))}}
+            for lr in lrs]
+
+    def cell(side: str) -> Any:
+        return lambda r: _acc_cell(r[f"{side}_test_acc"]) + ("" if r[f"{side}_trains"] else " (does not train)")
+
+    report.tables.append(TextTable.from_records(
+        f"{model} on {sw['dataset']}: final test accuracy (%) by peak learning rate, with and without BN",
+        {"lr": "{lr:g}", "with BN": cell("bn"), "without BN": cell("plain")}, rows, right=range(0, 3)))
+    report.measurements["lr_sweep"] = {
+        "model": model, "dataset": sw["dataset"], "train": sw["train"], "lrs": list(lrs),
+        "final_test_acc": {"bn": acc[True], "plain": acc[False]},
+        "diverged": {k: runs[k].diverged for k in (_sweep_key(model, bn, lr) for bn in (False, True) for lr in lrs)},
+        "highest_training_lr": {"bn": tops[True], "plain": tops[False]},
+        "ratio": tops[True] / tops[False] if tops[True] and tops[False] else None,
+        "factor": HIGH_LR_FACTOR, "margin": TRAIN_MARGIN}
+    report.figures.append(_sweep_figure(ctx.figures / f"{model}_{sw['dataset']}_lr_sweep.png", runs, sw, acc))
+    report.notes.append(
+        f"{model} on {sw['dataset']} ({length}; the recipe's other settings; He-normal initialization, no gradient "
+        f"clipping), one run per peak learning rate {', '.join(f'{lr:g}' for lr in lrs)}, with and without BN. A net "
+        f"trains at a rate when its run did not diverge and its final test accuracy is above {100 * 2 * CHANCE:.0f}% "
+        f"and within {100 * TRAIN_MARGIN:g} points of the same net's best over the grid; the claim is supported "
+        f"when the BN net trains at a rate at least {HIGH_LR_FACTOR:g}x the highest at which the net without BN "
+        "trains.")
 
 
 def _acc_cell(a: float | None) -> str:
@@ -438,4 +648,39 @@ def _cnn_figure(path: Path, curves: dict[str, list[dict[str, Any]]], runs: dict[
         ax.grid(True, alpha=0.3)
         ax.legend(loc="lower right", fontsize=8)
     axes[0].set_ylabel("test accuracy (%)")
+    return save_figure(fig, path)
+
+
+def _sweep_figure(path: Path, runs: dict[str, RunRecord], sw: dict[str, Any],
+                  acc: dict[bool, dict[float, float | None]]) -> Path:
+    """(a) final test accuracy against the peak learning rate (diverged runs as crosses at 0); (b) test
+    accuracy against epochs, one curve per run."""
+    plt = pyplot()
+    model, lrs = sw["model"], sw["lrs"]
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4))
+    cmap = plt.get_cmap("viridis")
+    for bn, style, color in ((False, "--", "tab:blue"), (True, "-", "tab:red")):
+        name = "with BN" if bn else "without BN"
+        done = [(lr, 100 * a) for lr, a in acc[bn].items() if a is not None]
+        ax.plot([p[0] for p in done], [p[1] for p in done], style + "o", color=color, label=name)
+        gone = [lr for lr, a in acc[bn].items() if a is None]
+        if gone:
+            ax.plot(gone, [0.0] * len(gone), "x", color=color, markersize=9, label=f"{name}: diverged")
+        for i, lr in enumerate(lrs):
+            rows = [r for r in runs[_sweep_key(model, bn, lr)].history if math.isfinite(r.get("val_acc", math.nan))]
+            bx.plot([r["epoch"] for r in rows], [100 * r["val_acc"] for r in rows], style, marker=".",
+                    color=cmap(i / max(1, len(lrs) - 1)), label=f"lr {lr:g}" if bn else None)
+    ax.axhline(100 * 2 * CHANCE, color="grey", linewidth=0.6, linestyle=":")
+    ax.set_xscale("log")
+    ax.set_xlabel("peak learning rate")
+    ax.set_ylabel("final test accuracy (%)")
+    ax.set_title(f"(a) {model} on {sw['dataset']}: final test accuracy")
+    bx.set_xlabel("epoch")
+    bx.set_ylabel("test accuracy (%)")
+    bx.set_title("(b) test accuracy per epoch (solid: BN, dashed: no BN)")
+    for a in (ax, bx):
+        a.set_ylim(0, 100)
+        a.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    bx.legend(fontsize=7, loc="lower right", ncol=2)
     return save_figure(fig, path)
