@@ -1,6 +1,7 @@
 """What an experiment's analysis reports: :class:`Verdict` lines, the one rule for "has learned"
 (:func:`has_learned`) every verdict applies, the verdict on a difference against a margin
-(:func:`by_difference`), and the same across seeds (:class:`Spread`, :func:`by_seeds`).
+(:func:`by_difference`), and the same across seeds (:class:`Spread`, :func:`by_seeds`,
+:func:`no_loss_by_seeds`).
 """
 
 from __future__ import annotations
@@ -100,9 +101,33 @@ def by_seeds(claim: str, evidence: str, claimed: Spread, other: Spread, margin: 
     diff = claimed.mean - other.mean
     se = math.hypot(claimed.se, other.se) if claimed.n > 1 and other.n > 1 else math.nan
     bound = margin if math.isnan(se) else max(margin, 2 * se)
-    why = tie if math.isnan(se) else f"{tie} (the difference {diff:+.2f} is within max({margin:g}, two standard " \
-                                     f"errors {2 * se:.2f}) over {claimed.n} and {other.n} seeds)"
+    why = tie if math.isnan(se) else f"{tie} (the difference {diff:+.2f} is within max({margin:.2f}, two " \
+                                     f"standard errors {2 * se:.2f}) over {claimed.n} and {other.n} seeds)"
     return by_difference(claim, evidence, diff, bound, tie=why)
+
+
+def as_spread(value: float | Spread) -> Spread:
+    """A measurement over seeds: ``value`` itself when it is a :class:`Spread`, else one seed."""
+    return value if isinstance(value, Spread) else spread([value])
+
+
+def no_loss_by_seeds(claim: str, evidence: str, new: Spread, old: Spread, margin: float, *, loss: str,
+                     better: str = "") -> Verdict:
+    """The verdict on "``new`` is no worse than ``old``" (higher is better, both in points) over seeds.
+
+    Not supported when ``new`` is lower by more than ``margin`` and two standard errors of the seeds'
+    spread (:func:`by_seeds`), ``loss`` added to the evidence; inconclusive when it is lower by
+    more than ``margin`` but within two standard errors (the seeds cannot tell a loss from noise);
+    supported otherwise, with ``better`` added when ``new`` is higher beyond both.  With one seed a side
+    the margin alone decides and the inconclusive case cannot arise.
+    """
+    v = by_seeds(claim, evidence, new, old, margin,
+                 tie="the loss is beyond the margin but within the spread across seeds")
+    if v.status == "not supported":
+        return Verdict(claim, "not supported", f"{evidence} {loss}")
+    if old.mean - new.mean > margin:
+        return v
+    return Verdict(claim, "supported", evidence + (f" {better}" if better and v.status == "supported" else ""))
 
 
 def has_learned(accuracy: float, chance: float) -> bool:
