@@ -6,8 +6,10 @@ one (so the gap is an optimization difficulty, not overfitting), while
 ResNet-56 trains to lower error than ResNet-20.
 
 The sweep trains ``plain{d}`` and ``resnet{d}`` for each depth of the scale with
-one recipe (``resnet-cifar``, shortened below ``paper`` scale by ``--steps``, which
-rescales its learning-rate milestones to the same fractions of the run).  The
+one recipe: ``resnet-cifar`` at smoke, small and paper scale (shortened below
+``paper`` by ``--steps``, which rescales its learning-rate milestones to the same
+fractions of the run), and at medium scale ``fast-cifar``, which trains the nets
+to convergence in 30 epochs (docs/training.md).  The
 analysis reads each run's metrics, draws He et al.'s Figure 6 (training error
 dashed, test error bold, against iterations) for each family, measures the
 gradient norms per layer (:func:`classicnets.analysis.gradient_flow`) of the
@@ -42,6 +44,9 @@ SCALES: dict[str, dict[str, Any]] = {
     "small": {"dataset": "cifar10", "depths": (20, 56),
               "train": {"recipe": "resnet-cifar", "steps": 3000},
               "gradflow": {"batches": 2, "batch_size": 128}},
+    "medium": {"dataset": "cifar10", "depths": (20, 56),
+               "train": {"recipe": "fast-cifar"},
+               "gradflow": {"batches": 4, "batch_size": 128}},
     "paper": {"dataset": "cifar10", "depths": (20, 32, 44, 56, 110),
               "train": {"recipe": "resnet-cifar"},
               "gradflow": {"batches": 4, "batch_size": 128}},
@@ -67,15 +72,22 @@ EXPERIMENT = Experiment(
         "small": "CIFAR-10, plain/ResNet-20 and -56, resnet-cifar recipe shortened to 3,000 iterations "
                  "(about 8 epochs): about an hour on a 2-core CPU with --jobs 2; --train-sizes adds about 45 "
                  "minutes per size below 50,000",
+        "medium": "CIFAR-10, plain/ResNet-20 and -56 trained to convergence with fast-cifar (30 epochs, 11,700 "
+                  "iterations): about 3.1 hours on a 2-core CPU with --jobs 2 (at one thread a 20-layer net takes "
+                  "about 47 minutes, a 56-layer one, with 3 times the multiply-adds, about 2.3 hours); "
+                  "--train-sizes trains the four nets again on each subset for the same 11,700 iterations, about "
+                  "3.1 hours more per size",
         "paper": "CIFAR-10, depths 20/32/44/56/110 of both families, 64k iterations each: about 6 hours on one "
                  "GPU, about three days on a 2-core CPU",
     },
     options=(Option("train_sizes", "degradation: also train the shallowest and deepest pair on seeded, stratified "
                     "subsets of these sizes (e.g. 5000,10000,25000,50000)", parse_int_list, None, "N,N,..."),),
-    needs_data={"small": "cifar10", "paper": "cifar10"},
+    needs_data={"small": "cifar10", "medium": "cifar10", "paper": "cifar10"},
     scale_notes={s: f"Paper scale: depths 20/32/44/56/110, 64k iterations; this {s} scale trains depths "
-                    f"{' and '.join(map(str, SCALES[s]['depths']))} on {SCALES[s]['dataset']} for fewer iterations."
-                 for s in ("smoke", "small")},
+                    f"{' and '.join(map(str, SCALES[s]['depths']))} on {SCALES[s]['dataset']} "
+                    + ("for fewer iterations." if s != "medium" else "with the fast recipe (30 epochs), to "
+                       "convergence in far fewer iterations.")
+                 for s in ("smoke", "small", "medium")},
 )
 
 
@@ -198,6 +210,18 @@ def verdict_size_trend(family: str, sizes: list[int], gaps: list[float], *, what
 
 
 # -- the plan ------------------------------------------------------------------------------------------
+def same_steps(train: dict[str, Any], images: int) -> dict[str, Any]:
+    """The training length of a subset run: the full run's number of steps (``{"steps": N}``), so that a
+    smaller training set is seen more often rather than trained less.  A scale that gives steps keeps them."""
+    if "steps" in train:
+        return {}
+    from ..train.recipes import get_recipe
+
+    values = get_recipe(train["recipe"]).values()
+    epochs, batch = train.get("epochs", values["epochs"]), train.get("batch_size", values["batch_size"])
+    return {"steps": int(images // batch * epochs)}
+
+
 def _key(family: str, depth: int, n: int | None) -> str:
     return f"{family}{depth}" + (f"-n{n}" if n else "")
 
@@ -220,9 +244,9 @@ def plan(ctx: Context) -> list[RunSpec]:
     for n in [None, *subsets]:
         for d in sorted(depths if n is None else (shallow, deep), reverse=True):
             for family in ("plain", "resnet"):
-                extra = {"train_subset": n} if n else {}
+                extra = {"train_subset": n, **same_steps(sc["train"], full)} if n else {}
                 cfg = TrainConfig(model=f"{family}{d}", dataset=dataset, data_dir=ctx.data_path(dataset), seed=0,
-                                  **sc["train"], **extra)
+                                  **{**sc["train"], **extra})
                 specs.append(RunSpec(_key(family, d, n), cfg,
                                      label=f"{'ResNet' if family == 'resnet' else 'plain'}-{d}"
                                      + (f", {n:,} images" if n else ""),
@@ -308,8 +332,7 @@ def analyze(ctx: Context, runs: dict[str, RunRecord]) -> Report:
         tables.append(table)
         figures.append(_size_figure(ctx.figures / "gap_vs_train_size.png", gaps, shallow, deep))
     notes = [
-        f"Recipe: resnet-cifar (He et al. Sec. 4.2) for every run, {_length(sc)}; learning-rate milestones at "
-        "50% and 75% of the run, as the paper's 32k and 48k of 64k.",
+        _recipe_note(sc),
         "Training error is the running error over each epoch's batches with augmentation (as logged during "
         "training, like the paper's curves); test error is measured on the full test split after each epoch.",
         "Initial weights for the gradient flow are rebuilt with the run's seed: fit() seeds torch right before it "
@@ -363,6 +386,15 @@ def size_question(ctx: Context, runs: dict[str, RunRecord], err: dict[str, dict[
         [{"n": n, **{f"{f}_{w}": gaps[f][w][i] for f in ("plain", "resnet") for w in ("train", "test")}}
          for i, n in enumerate(sizes)], right=range(5), records=[])
     return gaps, verdicts, table
+
+
+def _recipe_note(sc: dict[str, Any]) -> str:
+    if sc["train"]["recipe"] == "resnet-cifar":
+        return (f"Recipe: resnet-cifar (He et al. Sec. 4.2) for every run, {_length(sc)}; learning-rate milestones "
+                "at 50% and 75% of the run, as the paper's 32k and 48k of 64k.")
+    steps = same_steps(sc["train"], TRAIN_IMAGES[sc["dataset"]]).get("steps")
+    return (f"Recipe: {sc['train']['recipe']} for every run ({steps:,} iterations on the full training set; a "
+            "subset run of --train-sizes trains the same number of iterations).")
 
 
 def _length(sc: dict[str, Any]) -> str:

@@ -54,6 +54,10 @@ SCALES: dict[str, dict[str, Any]] = {
               "train": {"recipe": "resnet-cifar", "steps": 3000},
               "eval_images": 2000, "samples": 3, "delete_ks": (*range(1, 11), 13, 16, 19, 22, 25),
               "plain_delete_ks": (1, 2, 4, 8, 16, 25), "swap_ks": (1, 2, 4, 8, 16, 24)},
+    "medium": {"dataset": "cifar10", "depth": 56,
+               "train": {"recipe": "fast-cifar"},
+               "eval_images": 5000, "samples": 3, "delete_ks": (*range(1, 11), 13, 16, 19, 22, 25),
+               "plain_delete_ks": (1, 2, 4, 8, 16, 25), "swap_ks": (1, 2, 4, 8, 16, 24)},
     "paper": {"dataset": "cifar10", "depth": 110,
               "train": {"recipe": "resnet-cifar"},
               "eval_images": None, "samples": 5, "delete_ks": None,
@@ -67,8 +71,11 @@ SHARE = 0.9
 
 FROM_OPTION = Option(
     "from", "lesion, paths: use these finished runs instead of training: run directories or folders holding "
-            "them (e.g. experiments/degradation-small); the deepest ResNet and its plain twin are taken",
-    str, None, "DIR[,DIR]")
+            "them (e.g. experiments/degradation-medium), or 'pretrained' for the weights bundled with classicnets "
+            "(ResNet and plain twin of the scale's depth); the deepest ResNet and its plain twin are taken",
+    str, None, "DIR[,DIR]|pretrained")
+#: ``--from pretrained``: the bundled weights instead of run directories.
+PRETRAINED = "pretrained"
 
 
 EXPERIMENT = Experiment(
@@ -83,13 +90,20 @@ EXPERIMENT = Experiment(
         "small": "CIFAR-10, ResNet-56 and plain-56 as in the degradation experiment (3,000 iterations; or --from "
                  "experiments/degradation-small), lesions on 2,000 test images: about 40 minutes of training on a "
                  "2-core CPU with --jobs 2, then about 15 minutes of lesions",
+        "medium": "CIFAR-10, ResNet-56 and plain-56 trained to convergence with fast-cifar (30 epochs), as in the "
+                  "degradation experiment's medium scale (or --from experiments/degradation-medium, or --from "
+                  "pretrained: the bundled weights, minutes on any machine); lesions on 5,000 test images, 3 samples "
+                  "per k: about 2.3 hours of training on a 2-core CPU with --jobs 2 (a 56-layer net is 3 times "
+                  "ResNet-20's 41M multiply-adds, about 4.6 minutes per epoch at one thread), then about 45 minutes "
+                  "of lesions (about 180 evaluations of 5,000 images)",
         "paper": "CIFAR-10, ResNet-110 and plain-110, 64k iterations, all 10,000 test images, 5 samples per k: "
                  "several hours on one GPU",
     },
     options=(FROM_OPTION,),
-    needs_data={"small": "cifar10", "paper": "cifar10"},
-    scale_notes=dict.fromkeys(("smoke", "small"), "Paper scale: ResNet-110 (54 blocks) trained for 64k iterations, "
-                              "all 10,000 test images; this {scale} scale uses depth {depth} and {eval_data}."),
+    needs_data={"small": "cifar10", "medium": "cifar10", "paper": "cifar10"},
+    scale_notes=dict.fromkeys(("smoke", "small", "medium"),
+                              "Paper scale: ResNet-110 (54 blocks) trained for 64k iterations, all 10,000 test "
+                              "images; this {scale} scale uses depth {depth} and {eval_data}."),
 )
 
 
@@ -363,11 +377,31 @@ def pick_pair(run_dirs: list[Path]) -> tuple[RunRecord, RunRecord | None, list[s
     return (_record(rdir, "resnet", depth), _record(plain[0][3], "plain", depth) if plain else None, notes)
 
 
+def source_dirs(ctx: Context) -> list[Path]:
+    """The run directories that ``--from`` names; ``pretrained`` stands for the bundled weights of the scale's
+    depth (ResNet and, where it has weights, its plain twin), written as runs under ``OUT/pretrained/``."""
+    dirs: list[Path] = []
+    for p in parse_from(ctx.options.get("from")):
+        found = pretrained_dirs(ctx) if str(p) == PRETRAINED else find_run_dirs([p])
+        dirs.extend(d for d in found if d not in dirs)
+    return dirs
+
+
+def pretrained_dirs(ctx: Context) -> list[Path]:
+    from ..models.pretrained import pretrained_cfg, pretrained_models
+    from ..train.pretrained import pretrained_run
+
+    depth = SCALES[ctx.scale]["depth"]
+    pretrained_cfg(f"resnet{depth}")  # a clear error naming the models with weights when it has none
+    have = pretrained_models()
+    return [pretrained_run(name, ctx.out / PRETRAINED / name) for name in (f"resnet{depth}", f"plain{depth}")
+            if name in have]
+
+
 def networks(ctx: Context, runs: dict[str, RunRecord]) -> tuple[RunRecord, RunRecord | None, list[str]]:
     """The residual run and its plain twin: from ``--from``, or the sweep's own runs."""
-    src = parse_from(ctx.options.get("from"))
-    if src:
-        return pick_pair(find_run_dirs(src))
+    if parse_from(ctx.options.get("from")):
+        return pick_pair(source_dirs(ctx))
     d = SCALES[ctx.scale]["depth"]
     res, plain = runs[f"resnet{d}"], runs.get(f"plain{d}")
     notes = []

@@ -34,12 +34,13 @@ from .findings import Verdict, has_learned
 from .framework import Context, Experiment, Report, RunRecord, RunSpec
 from .lesion import EXPERIMENT as LESION
 from .lesion import SCALES as LESION_SCALES
-from .lesion import find_run_dirs, parse_from, pick_pair, train_specs
+from .lesion import parse_from, pick_pair, source_dirs, train_specs
 
 #: Per scale: the gradient sampling (the network and its training come from the lesion experiment's scale).
 SCALES: dict[str, dict[str, Any]] = {
     "smoke": {"batches": 1, "batch_size": 32, "samples": 1},
     "small": {"batches": 2, "batch_size": 64, "samples": 8},
+    "medium": {"batches": 4, "batch_size": 64, "samples": 8},
     "paper": {"batches": 4, "batch_size": 128, "samples": 16},
 }
 FRACTION = 0.9
@@ -57,14 +58,18 @@ EXPERIMENT = Experiment(
         "small": "CIFAR-10, ResNet-56 (27 blocks) as in the lesion and degradation experiments (3,000 iterations; "
                  "or --from experiments/lesion-small, which skips training), 8 samples per length on 2 batches of "
                  "64: about 30 minutes of training on a 2-core CPU, then about 5 minutes of measurement",
+        "medium": "CIFAR-10, ResNet-56 trained to convergence with fast-cifar (30 epochs) as in the lesion and "
+                  "degradation experiments' medium scale (or --from experiments/degradation-medium, or --from "
+                  "pretrained: the bundled weights), 8 samples per length on 4 batches of 64: about 2.3 hours of "
+                  "training at one thread, then about 10 minutes of measurement",
         "paper": "CIFAR-10, ResNet-110 (54 blocks), 64k iterations, 16 samples per length on 4 batches of 128: hours "
                  "on one GPU",
     },
     # the network is the lesion experiment's: the same training runs (or --from), on the same data
     options=LESION.options,
     needs_data=LESION.needs_data,
-    scale_notes=dict.fromkeys(("smoke", "small"), "Paper scale: ResNet-110 (54 blocks); this {scale} scale measures "
-                              "{model}."),
+    scale_notes=dict.fromkeys(("smoke", "small", "medium"),
+                              "Paper scale: ResNet-110 (54 blocks); this {scale} scale measures {model}."),
 )
 
 
@@ -115,9 +120,8 @@ def plan(ctx: Context) -> list[RunSpec]:
 
 
 def _network(ctx: Context, runs: dict[str, RunRecord]) -> tuple[RunRecord, list[str]]:
-    src = parse_from(ctx.options.get("from"))
-    if src:
-        res, _, _ = pick_pair(find_run_dirs(src))
+    if parse_from(ctx.options.get("from")):
+        res, _, _ = pick_pair(source_dirs(ctx))
         return res, [f"Network taken from a finished run (--from): {res.label}, {res.run_dir}."]
     d = LESION_SCALES[ctx.scale]["depth"]
     return runs[f"resnet{d}"], []
