@@ -48,8 +48,6 @@ from ..runfiles import RunFiles, read_json, write_json, write_text
 from .findings import STATUSES, Verdict, has_learned, train_length
 
 SCALES = ("smoke", "small", "medium", "paper")
-#: Scales every experiment must describe (``medium`` is being added experiment by experiment).
-REQUIRED_SCALES = ("smoke", "small", "paper")
 
 
 # -- what an experiment is made of ------------------------------------------------------------------
@@ -206,7 +204,7 @@ def register_experiment(exp: Experiment) -> Experiment:
         raise RuntimeError(f"experiment {exp.name!r} registered twice")
     if exp.plan is None or exp.analyze is None:
         raise RuntimeError(f"experiment {exp.name!r} has no plan or analyze function (see Experiment.bind)")
-    missing = set(REQUIRED_SCALES) - set(exp.scales)
+    missing = set(SCALES) - set(exp.scales)
     if missing:
         raise RuntimeError(f"experiment {exp.name!r} does not describe the scale(s) {sorted(missing)}")
     _EXPERIMENTS[exp.name] = exp
