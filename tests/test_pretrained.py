@@ -111,6 +111,17 @@ def test_another_num_classes_keeps_the_backbone_and_resets_the_classifier(bundle
     assert torch.equal(net.conv1.weight, base.conv1.weight)
 
 
+def test_bundling_again_replaces_the_weights_and_removes_the_old_file(run: Path, bundled: dict) -> None:
+    old = pt.WEIGHTS_DIR / bundled["file"]
+    data = bytearray(old.read_bytes())
+    data[-1] ^= 1  # other bytes: another digest, another file name
+    cfg = {k: v for k, v in bundled.items() if k not in ("file", "sha256")}
+    entry = pt.add_pretrained("resnet20", bytes(data), cfg)
+    assert entry["file"] != bundled["file"] and not old.exists()
+    assert pt.pretrained_cfg("resnet20")["sha256"] == hashlib.sha256(bytes(data)).hexdigest()
+    assert sorted(p.name for p in pt.WEIGHTS_DIR.iterdir()) == sorted([entry["file"], pt.INDEX])
+
+
 def test_a_tampered_file_is_refused(bundled: dict) -> None:
     path = pt.WEIGHTS_DIR / bundled["file"]
     data = bytearray(path.read_bytes())

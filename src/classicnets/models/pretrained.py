@@ -105,11 +105,17 @@ def add_pretrained(name: str, weights: bytes, cfg: dict[str, Any], folder: Path 
     if missing:
         raise InvalidInputError(f"pretrained_cfg of {name} lacks {', '.join(missing)}.")
     folder.mkdir(parents=True, exist_ok=True)
-    entry = {"file": f"{name}-{cfg['dataset']}.safetensors", "sha256": hashlib.sha256(weights).hexdigest(),
+    digest = hashlib.sha256(weights).hexdigest()
+    # the digest in the name: new weights never overwrite the file the index still names, so a crash
+    # between the two writes leaves the old entry whole
+    entry = {"file": f"{name}-{cfg['dataset']}-{digest[:8]}.safetensors", "sha256": digest,
              **{k: cfg[k] for k in CFG_KEYS if k in cfg and k not in ("file", "sha256")}}
+    old = _index(folder).get(name, {}).get("file")
     atomic_write(folder / entry["file"], lambda tmp: Path(tmp).write_bytes(weights))
     index = {**_index(folder), name: entry}
     text = json.dumps(dict(sorted(index.items())), indent=1) + "\n"
     atomic_write(folder / INDEX, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     _read_index.cache_clear()
+    if old and old != entry["file"]:
+        (folder / old).unlink(missing_ok=True)
     return entry
