@@ -58,6 +58,18 @@ def row(label: str, points: list[tuple[int, float, float]], targets: list[float]
     return f"| {label} | " + " | ".join(cells) + f" | {final[1]:.2f}% | {final[0]} | {final[2] / 60:.0f} min |"
 
 
+def published(model: str) -> None:
+    """The published figures for ``model`` on CIFAR-10 (classicnets.reference), for context."""
+    from classicnets.reference import EPOCHS, PEER_TEST_ERROR_PERCENT, TEST_ERROR_PERCENT
+
+    key = f"{model}/cifar10"
+    for what, table in (("paper", TEST_ERROR_PERCENT), ("peer", PEER_TEST_ERROR_PERCENT)):
+        if key in table:
+            f = table[key]
+            length = f", {EPOCHS[key].value:g} epochs" if what == "paper" and key in EPOCHS else ""
+            print(f"published ({what}): {100 - f.value:.2f}% test accuracy ({f.value:.2f}% error{length}): {f.source}")
+
+
 def train(args: argparse.Namespace, seed: int, out: Path) -> None:
     from classicnets.train import TrainConfig, fit
 
@@ -105,6 +117,7 @@ def main() -> None:
         hits = [[reached(p, t) for p in curves.values()] for t in args.targets]
         cells = ["-" if any(h is None for h in hs) else f"{statistics.median(h[0] for h in hs):g}" for hs in hits]
         print(f"| median of {len(finals)} | " + " | ".join(cells) + f" | {spread} | | |")
+    published(args.model)
     if args.paper_run:
         if not RunFiles(args.paper_run).result.exists():
             print(f"\n{args.paper_run} has not finished: resume it with `classicnets train --config "

@@ -23,6 +23,8 @@ KRIZHEVSKY2012 = "Krizhevsky, Sutskever, Hinton 2012, ImageNet Classification wi
 SIMONYAN2014 = "Simonyan, Zisserman 2014, Very Deep Convolutional Networks (arXiv:1409.1556)"
 HE2016 = "He, Zhang, Ren, Sun 2016, Identity Mappings in Deep Residual Networks (arXiv:1603.05027)"
 ZAGORUYKO2016 = "Zagoruyko, Komodakis 2016, Wide Residual Networks (arXiv:1605.07146v4)"
+IDELBAYEV2018 = ("Idelbayev 2018, Proper ResNet implementation for CIFAR10/CIFAR100 in PyTorch "
+                 "(github.com/akamaster/pytorch_resnet_cifar10)")
 WRN_LOG = "the authors' training log and wide-resnet.lua (exact trainable count, 10 classes)"
 TORCHVISION = "torchvision.models (the de-facto reference layout; counts of its published models)"
 
@@ -260,6 +262,17 @@ TEST_ERROR_PERCENT: dict[str, Figure] = {
     "wrn28_10/cifar100": Figure(19.25, f"{ZAGORUYKO2016}, Table 5 (18.85 with dropout 0.3, Table 6)"),
     "wide_resnet50_2/imagenet_top1_torchvision": Figure(100 - 78.468, f"{TORCHVISION} (V1 weights, acc@1 78.468)"),
     "wide_resnet101_2/imagenet_top1_torchvision": Figure(100 - 78.848, f"{TORCHVISION} (V1 weights, acc@1 78.848)"),
+}
+
+#: Training lengths (epochs) behind published CIFAR-10 errors, for time-to-accuracy comparisons.
+EPOCHS: dict[str, Figure] = {
+    "resnet20/cifar10": Figure(163.84, f"{HE2015}, Sec. 4.2 (64k iterations of batch 128 over the 50k training "
+                                       "images; the length was chosen on a 45k/5k split)"),
+}
+
+#: Peers' published errors (%) of the same nets, for context beside ours (not reproductions of a paper).
+PEER_TEST_ERROR_PERCENT: dict[str, Figure] = {
+    "resnet20/cifar10": Figure(8.27, f"{IDELBAYEV2018}, README table (200 epochs)"),
 }
 
 
