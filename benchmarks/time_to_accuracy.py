@@ -98,9 +98,14 @@ def main() -> None:
 
     epochs = args.epochs or get_recipe(args.recipe).values(args.model)["epochs"]
     runs = {s: args.out / f"{args.model}-{args.recipe}-e{epochs:g}-s{s}" for s in args.seeds}
+    from classicnets.train import TrainingInterrupted
+
     for seed, out in runs.items():
         if not RunFiles(out).result.exists():
-            train(args, seed, out)
+            try:
+                train(args, seed, out)
+            except TrainingInterrupted as e:  # SIGTERM/Ctrl-C: the checkpoint is written; rerun to continue
+                sys.exit(f"{e.hint}; or rerun this benchmark with the same arguments")
     if int(os.environ.get("RANK", 0)) != 0:
         return
     print(f"machine: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, Python "
